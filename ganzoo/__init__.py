@@ -1,0 +1,66 @@
+"""ganzoo: paper-faithful GANs with real weights, validated export and side-by-side benchmarks.
+
+    >>> import ganzoo
+    >>> model = ganzoo.load("dcgan")          # weights from the hub embedded in the package
+    >>> images = model.sample(16)             # (16, 1, 64, 64) in [-1, 1]
+
+``import ganzoo`` stays light: the hub client, ONNX, TensorRT and Triton are imported only when used.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .errors import (
+    CorruptWeightsError,
+    GanzooError,
+    HubError,
+    IntegrityError,
+    InvalidRepoIdError,
+    NoPretrainedWeightsError,
+    OfflineError,
+    PickleNotAllowedError,
+    StateDictMismatchError,
+    UnknownCheckpointLayoutError,
+    UnknownModelError,
+    UnknownTagError,
+)
+from .registry import create, list_families, list_models, model_info
+
+__all__ = [
+    "__version__",
+    "create",
+    "load",
+    "list_models",
+    "list_families",
+    "model_info",
+    "save_pretrained",
+    "from_pretrained",
+    "GanzooError",
+    "UnknownModelError",
+    "UnknownTagError",
+    "NoPretrainedWeightsError",
+    "HubError",
+    "InvalidRepoIdError",
+    "OfflineError",
+    "IntegrityError",
+    "CorruptWeightsError",
+    "PickleNotAllowedError",
+    "StateDictMismatchError",
+    "UnknownCheckpointLayoutError",
+]
+
+_LAZY = {"load": "factory", "save_pretrained": "factory", "from_pretrained": "factory"}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .factory import from_pretrained, load, save_pretrained
+
+
+def __getattr__(name: str) -> Any:
+    # load/save_pretrained/from_pretrained live in ganzoo.factory, which joins registry, hub and models;
+    # importing it lazily keeps `import ganzoo` free of huggingface_hub and safetensors.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")

