@@ -6,7 +6,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["make_norm", "make_act", "ConvNormAct", "dcgan_init_"]
+__all__ = ["make_norm", "make_act", "ConvNormAct", "ResidualBlock", "SubPixelUpsample", "dcgan_init_"]
 
 
 def make_norm(kind: str | None, channels: int, dims: int = 2) -> nn.Module:
@@ -69,6 +69,43 @@ class ConvNormAct(nn.Sequential):
             conv_cls(cin, cout, kernel_size, stride, padding, dilation=dilation, bias=bias),
             make_norm(norm, cout, dims),
             make_act(act, cout, slope),
+        )
+
+
+class ResidualBlock(nn.Module):
+    """x + body(x), body = conv-norm-act-conv-norm (SRResNet, inpainting and other ResNet trunks).
+
+    ``act`` sits between the two convs only (SRGAN). ``dilation`` widens both convs' receptive field with
+    matching padding, so the spatial size is kept. Convs are bias-free when a norm follows them.
+    """
+
+    def __init__(self, channels: int, kernel_size: int = 3, *, norm: str | None = "bn", act: str | None = "prelu",
+                 dilation: int = 1, bias: bool | None = None, slope: float = 0.2):
+        super().__init__()
+        pad = dilation * (kernel_size - 1) // 2
+        self.body = nn.Sequential(
+            ConvNormAct(channels, channels, kernel_size, 1, pad, norm=norm, act=act, bias=bias, dilation=dilation,
+                        slope=slope),
+            ConvNormAct(channels, channels, kernel_size, 1, pad, norm=norm, act=None, bias=bias, dilation=dilation),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class SubPixelUpsample(nn.Sequential):
+    """Conv (cin -> cout * r^2) -> PixelShuffle(r) -> activation: the ESPCN/SRGAN upsampler.
+
+    (B, cin, H, W) -> (B, cout, r*H, r*W). Exports to ONNX as Conv -> DepthToSpace(mode="CRD").
+    """
+
+    def __init__(self, cin: int, cout: int | None = None, scale: int = 2, kernel_size: int = 3, *,
+                 act: str | None = "prelu", bias: bool = True):
+        cout = cout or cin
+        super().__init__(
+            nn.Conv2d(cin, cout * scale * scale, kernel_size, 1, kernel_size // 2, bias=bias),
+            nn.PixelShuffle(scale),
+            make_act(act, cout),
         )
 
 

@@ -1,0 +1,202 @@
+"""The ``ganzoo`` command: list, info, sample, download, export, bench, train.
+
+``export`` and ``bench`` live in ganzoo.export.cli and ganzoo.bench.cli (each provides ``add_arguments(parser)``
+and ``run(args) -> int``) and are imported only when their subcommand runs, so ``ganzoo list`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from typing import Sequence
+
+logger = logging.getLogger("ganzoo")
+
+# subcommand -> module providing add_arguments(parser) and run(args)
+_PLUGINS = {
+    "export": ("ganzoo.export.cli", "export a model to ONNX, TensorRT or a Triton model repository"),
+    "bench": ("ganzoo.bench.cli", "benchmark backends side by side"),
+}
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    import ganzoo
+    from rich.table import Table
+
+    names = ganzoo.list_models(args.pattern or "*")
+    if args.json:
+        out = []
+        for n in names:
+            info = ganzoo.model_info(n)
+            for t in info.tags:
+                out.append(ganzoo.model_info(f"{n}.{t}").to_dict())
+        print(json.dumps(out, indent=2))
+        return 0
+    table = Table(title=f"ganzoo {ganzoo.__version__}: {len(names)} models")
+    for col in ("model.tag", "family", "weights", "input", "output", "fp16", "dataset / paper"):
+        table.add_column(col, overflow="fold")
+    for n in names:
+        entry_info = ganzoo.model_info(n)
+        for t in entry_info.tags:
+            c = ganzoo.model_info(f"{n}.{t}").pretrained_cfg
+            default = " (default)" if t == entry_info.tags[0] else ""
+            table.add_row(
+                f"{n}.{t}{default}",
+                entry_info.family,
+                "yes" if c.has_weights else "-",
+                "; ".join(f"{s.name} {_shape(s.shape)}" for s in c.inputs),
+                "; ".join(f"{s.name} {_shape(s.shape)} {_range(s.range)}" for s in c.outputs),
+                "yes" if c.half_precision else "no",
+                c.dataset or c.paper,
+            )
+    _console().print(table)
+    return 0
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _range(r) -> str:
+    return f"in [{r[0]:g}, {r[1]:g}]" if r else ""
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import ganzoo
+
+    info = ganzoo.model_info(args.name)
+    d = info.to_dict()
+    model = ganzoo.create(f"{info.name}.{info.tag}")
+    d["num_parameters"] = model.num_parameters()
+    if args.json:
+        print(json.dumps(d, indent=2))
+        return 0
+    from rich.pretty import Pretty
+
+    con = _console()
+    c = info.pretrained_cfg
+    con.print(f"[bold]{info.name}.{info.tag}[/bold]  family={info.family}  tags={', '.join(info.tags)}")
+    con.print(f"{c.description}\npaper: {c.paper} {c.paper_url}\nlicense: {c.license}")
+    con.print(f"weights: {c.hub_id or 'none published'}" + (f" @ {c.revision}" if c.revision else "")
+              + (f"  sha256={c.sha256}" if c.sha256 else ""))
+    con.print(f"parameters: generator {d['num_parameters']['generator']:,}, "
+              f"discriminator {d['num_parameters']['discriminator']:,}")
+    for s in c.inputs:
+        con.print(f"input  {s.name}: {_shape(s.shape)} {s.dtype} {_range(s.range)}  {s.description}")
+    for s in c.outputs:
+        con.print(f"output {s.name}: {_shape(s.shape)} {s.dtype} {_range(s.range)}  {s.description}")
+    con.print(Pretty(info.config))
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    import ganzoo
+    from ganzoo.utils import save_image_grid
+
+    model = ganzoo.load(args.name, device=args.device, local_files_only=args.offline)
+    model.eval()
+    gen = torch.Generator(device=args.device).manual_seed(args.seed)
+    with torch.no_grad():
+        inputs = model.sample_inputs(args.n, generator=gen, device=args.device)
+        out = model(*inputs)
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    spec = model.pretrained_cfg.outputs[0] if model.pretrained_cfg and model.pretrained_cfg.outputs else None
+    value_range = spec.range if spec and spec.range else (-1.0, 1.0)
+    if out.dim() == 5:  # videos (B, C, T, H, W) -> first frames; volumes (B, 1, D, H, W) -> max projection
+        out = out[:, :, 0] if out.shape[1] == 3 else out.amax(dim=2)
+    path = save_image_grid(out, args.output, value_range=value_range)
+    logger.info("wrote %d samples of %s to %s", args.n, args.name, path)
+    print(path)
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from ganzoo.factory import download
+
+    path = download(args.name, revision=args.revision, source=args.source)
+    print(path)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganzoo.train.dcgan import main as train_main
+
+    return train_main(args.rest) or 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ganzoo", description="A zoo of paper-faithful GANs.")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="list models and weight tags")
+    s.add_argument("pattern", nargs="?", help="fnmatch pattern, e.g. 'sr*'")
+    s.add_argument("--json", action="store_true", help="print every tag's metadata as JSON")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("info", help="metadata of one model or model.tag")
+    s.add_argument("name")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("sample", help="generate samples and save them as a PNG grid")
+    s.add_argument("name")
+    s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("-o", "--output", default="grid.png")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--offline", action="store_true", help="use cached/embedded files only")
+    s.set_defaults(func=cmd_sample)
+
+    s = sub.add_parser("download", help="fetch (and verify) a model's weights; prints the local folder")
+    s.add_argument("name")
+    s.add_argument("--revision")
+    s.add_argument("--source", choices=["auto", "embedded", "remote"], default="auto")
+    s.set_defaults(func=cmd_download)
+
+    s = sub.add_parser("train", help="run a training recipe (python -m ganzoo.train.dcgan --help)",
+                       add_help=False)
+    s.add_argument("rest", nargs=argparse.REMAINDER)
+    s.set_defaults(func=cmd_train)
+
+    for name, (module, help_) in _PLUGINS.items():
+        s = sub.add_parser(name, help=help_)
+        s.set_defaults(plugin=module)
+        try:
+            importlib.import_module(module).add_arguments(s)
+        except ImportError as e:  # the subcommand's module is missing: say so when it is used
+            s.set_defaults(plugin_error=str(e))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ganzoo.errors import GanzooError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose + 1, 2)],
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if getattr(args, "plugin", None):
+            if getattr(args, "plugin_error", None):
+                print(f"ganzoo {args.command}: unavailable ({args.plugin_error})", file=sys.stderr)
+                return 2
+            return importlib.import_module(args.plugin).run(args)
+        return args.func(args)
+    except (GanzooError, ValueError, FileNotFoundError) as e:
+        print(f"ganzoo {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
