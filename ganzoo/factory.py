@@ -1,0 +1,245 @@
+"""The one place where registry, hub and models meet: load, from_pretrained, save_pretrained, download."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ._version import __version__
+from .errors import HubError, IntegrityError, NoPretrainedWeightsError, UnknownModelError
+from .models.base import GANModel
+from .registry import PretrainedCfg, create, get_entry, resolve_pretrained_cfg, split_name
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["load", "from_pretrained", "save_pretrained", "download"]
+
+PathLike = str | os.PathLike
+
+
+def _is_path_like(x: Any) -> bool:
+    return isinstance(x, os.PathLike) or (isinstance(x, str) and (os.sep in x or x.startswith(".") or os.path.exists(x)))
+
+
+def _dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    table = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16, "float16": torch.float16,
+             "half": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+    if dtype not in table:
+        raise ValueError(f"dtype must be a torch.dtype or one of {sorted(table)}, got {dtype!r}")
+    return table[dtype]
+
+
+def _finish(model: GANModel, device: Any, dtype: Any) -> GANModel:
+    dt = _dtype(dtype)
+    if dt in (torch.float16, torch.bfloat16) and model.pretrained_cfg is not None \
+            and not model.pretrained_cfg.half_precision:
+        raise ValueError(f"{model.pretrained_cfg.name} does not support {dt} (half_precision=False in its "
+                         f"metadata: outputs overflow); use float32")
+    if device is not None or dt is not None:
+        model.to(device=device, dtype=dt)
+    return model.eval()
+
+
+def _build_from_config(cfg_json: dict[str, Any]) -> GANModel:
+    """Build the registered architecture a config.json names. Only registered builders run: nothing from a hub
+    is ever executed."""
+    name = cfg_json["model_name"]
+    entry = get_entry(name)  # UnknownModelError for names this ganzoo does not know
+    model = entry.builder(**dict(cfg_json.get("config", {})))
+    model.model_name = entry.name
+    tag = cfg_json.get("tag")
+    if tag and tag in entry.cfgs:
+        model.pretrained_cfg = entry.cfgs[tag]
+    return model
+
+
+def _load_weights(model: GANModel, weights: Path, *, expected_sha256: str | None, verify: bool,
+                  allow_pickle: bool, what: str) -> None:
+    from .hub.io import load_into, load_weights_file, verify_sha256
+
+    if verify and expected_sha256:
+        verify_sha256(weights, expected_sha256, what=what)
+    elif verify:
+        logger.warning("no sha256 known for %s: integrity not checked", what)
+    state = load_weights_file(weights, allow_pickle=allow_pickle)
+    if not weights.name.endswith(".safetensors"):
+        from .hub.converters import convert_state_dict, unwrap_state_dict
+
+        state, layout = convert_state_dict(unwrap_state_dict(state))
+        logger.info("converted %s from layout %s", what, layout)
+    # Stored weights may be half precision; buffers like num_batches_tracked keep their integer dtype.
+    ref = model.state_dict()
+    state = {k: (v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v) for k, v in state.items()}
+    load_into(model, state)
+
+
+def load(
+    name: str,
+    pretrained: bool | PathLike = True,
+    revision: str | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | str | None = None,
+    local_files_only: bool = False,
+    *,
+    source: str = "auto",
+    cache_dir: PathLike | None = None,
+    verify: bool = True,
+    allow_pickle: bool = False,
+) -> GANModel:
+    """A model with weights, in eval mode.
+
+    ``name``: ``"dcgan"`` (default tag), ``"dcgan.mnist"``, ``"hf-hub:org/name@rev"`` or a save_pretrained folder.
+    ``pretrained``: True (the tag's published weights), False (random init, same as :func:`ganzoo.create`), or a
+    local folder / weights file / ``hf-hub:`` spec to take the weights from.
+    ``revision``: pin a hub revision (branch, tag or commit); the embedded copy is used only at its own revision.
+    ``source``: ``"auto"`` (embedded hub, then remote), ``"embedded"`` or ``"remote"``.
+    ``local_files_only`` (or HF_HUB_OFFLINE=1): never touch the network.
+    ``verify``: check sha256 (on by default). ``allow_pickle``: accept a pickled ``.pth`` given as ``pretrained``,
+    read through ``torch.load(weights_only=True)``.
+    """
+    if name.startswith("hf-hub:") or _is_path_like(name):
+        return from_pretrained(name, revision=revision, device=device, dtype=dtype, local_files_only=local_files_only,
+                               cache_dir=cache_dir, verify=verify)
+    cfg = resolve_pretrained_cfg(name)
+    full = cfg.name
+    if pretrained is False:
+        return _finish(create(full), device, dtype)
+    from .hub.resolve import resolve_repo, resolve_spec
+
+    if pretrained is not True:
+        spec = os.fspath(pretrained)
+        res = resolve_spec(spec, cache_dir=cache_dir, local_files_only=local_files_only) \
+            if spec.startswith("hf-hub:") else resolve_spec(spec)
+        if res.config is not None:
+            return _from_resolved(res, device=device, dtype=dtype, verify=verify, allow_pickle=allow_pickle)
+        model = create(full)
+        _load_weights(model, res.weights, expected_sha256=None, verify=False, allow_pickle=allow_pickle,
+                      what=str(res.weights))
+        return _finish(model, device, dtype)
+    if not cfg.has_weights:
+        raise NoPretrainedWeightsError(
+            f"no weights are published for {full} yet. Use ganzoo.create({full!r}) or pretrained=False for random "
+            f"weights, or pass pretrained=PATH to load your own (a save_pretrained folder or a .safetensors file)."
+        )
+    pinned = revision is None or revision == cfg.revision
+    res = resolve_repo(cfg.hub_id, revision=revision or cfg.revision, filename=cfg.filename, source=source,
+                       cache_dir=cache_dir, local_files_only=local_files_only,
+                       sha256=cfg.sha256 if (verify and pinned) else None)
+    return _from_resolved(res, device=device, dtype=dtype, verify=verify, allow_pickle=allow_pickle,
+                          registry_cfg=cfg, registry_sha=cfg.sha256 if pinned else None)
+
+
+def _from_resolved(res, *, device, dtype, verify: bool, allow_pickle: bool = False,
+                   registry_cfg: PretrainedCfg | None = None, registry_sha: str | None = None) -> GANModel:
+    from .hub.resolve import read_config
+
+    what = f"{res.repo_id}@{res.revision}" if res.repo_id else str(res.folder)
+    if res.config is not None:
+        cfg_json = read_config(res.config)
+        model = _build_from_config(cfg_json)
+        card_sha = cfg_json.get("weights", {}).get("sha256")
+        if registry_sha and card_sha and card_sha != registry_sha:
+            raise IntegrityError(f"{what}: config.json pins sha256 {card_sha} but the registry pins {registry_sha}")
+        expected = registry_sha or card_sha
+    elif registry_cfg is not None:
+        model, expected = create(registry_cfg.name), registry_sha
+    else:
+        raise HubError(f"{what} has no config.json; load it with ganzoo.load(NAME, pretrained=PATH)")
+    if registry_cfg is not None:
+        model.pretrained_cfg = registry_cfg
+        model.model_name = registry_cfg.architecture
+    _load_weights(model, res.weights, expected_sha256=expected, verify=verify, allow_pickle=allow_pickle,
+                  what=f"{what}/{res.weights.name}")
+    logger.info("loaded %s from %s (%s)", model.model_name, what, res.origin)
+    return _finish(model, device, dtype)
+
+
+def from_pretrained(
+    source: PathLike,
+    *,
+    revision: str | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | str | None = None,
+    local_files_only: bool = False,
+    cache_dir: PathLike | None = None,
+    verify: bool = True,
+) -> GANModel:
+    """Load a folder written by :func:`save_pretrained`, or ``"hf-hub:org/name@rev"`` from a hub.
+
+    The architecture comes from config.json (``model_name`` must be registered); the weights' sha256 pinned in
+    config.json is verified unless ``verify=False``.
+    """
+    from .hub.resolve import resolve_spec
+
+    spec = os.fspath(source)
+    if spec.startswith("hf-hub:"):
+        res = resolve_spec(spec, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
+    else:
+        res = resolve_spec(spec)
+    return _from_resolved(res, device=device, dtype=dtype, verify=verify)
+
+
+def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.dtype | None = None,
+                    training: dict[str, Any] | None = None, notes: str = "") -> Path:
+    """Write ``config.json``, ``model.safetensors`` (generator + discriminator) and a ``README.md`` model card.
+
+    ``dtype`` stores floating tensors in another precision (e.g. float16 to halve the size); ``training`` records
+    how the weights were made, for the card. Each file is written atomically. Returns the folder.
+    """
+    from .hub.card import render_model_card
+    from .hub.io import save_safetensors
+    from .hub.resolve import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
+    from .utils import atomic_write_bytes
+
+    if not isinstance(model, GANModel):
+        raise TypeError(f"save_pretrained expects a ganzoo model (GANModel), got {type(model).__name__}")
+    if model.model_name is None:
+        raise ValueError("model has no registry name; build it with ganzoo.create or ganzoo.load")
+    out = Path(save_directory)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+             for k, v in model.state_dict().items()}
+    pc = model.pretrained_cfg
+    sha = save_safetensors(state, out / WEIGHTS_NAME,
+                           metadata={"format": "pt", "ganzoo_model": model.model_name})
+    stored = {str(v.dtype).replace("torch.", "") for v in state.values() if v.is_floating_point()}
+    cfg_json = {
+        "library_name": "ganzoo",
+        "ganzoo_version": __version__,
+        "model_name": model.model_name,
+        "family": get_entry(model.model_name).family,
+        "tag": pc.tag if pc is not None else None,
+        "config": model.config.to_dict(),
+        "weights": {"filename": WEIGHTS_NAME, "format": "safetensors", "sha256": sha,
+                    "dtype": ",".join(sorted(stored))},
+        "pretrained_cfg": pc.to_dict() if pc is not None else None,
+    }
+    atomic_write_bytes(out / CONFIG_NAME, (json.dumps(cfg_json, indent=2) + "\n").encode())
+    atomic_write_bytes(out / CARD_NAME, render_model_card(cfg_json, training=training, notes=notes).encode())
+    return out
+
+
+def download(name: str, *, revision: str | None = None, source: str = "auto", cache_dir: PathLike | None = None,
+             local_files_only: bool = False) -> Path:
+    """Fetch and verify a tag's files; returns the local folder holding them."""
+    from .hub.io import verify_sha256
+    from .hub.resolve import resolve_repo
+
+    cfg = resolve_pretrained_cfg(name)
+    if not cfg.has_weights:
+        raise NoPretrainedWeightsError(f"no weights are published for {cfg.name}")
+    pinned = revision is None or revision == cfg.revision
+    res = resolve_repo(cfg.hub_id, revision=revision or cfg.revision, filename=cfg.filename, source=source,
+                       cache_dir=cache_dir, local_files_only=local_files_only,
+                       sha256=cfg.sha256 if pinned else None)
+    if pinned:
+        verify_sha256(res.weights, cfg.sha256, what=cfg.name)
+    return res.folder
