@@ -1,0 +1,331 @@
+"""SRGAN / SRResNet (Ledig et al., CVPR 2017, arXiv:1609.04802).
+
+One generator (SRResNet) serves both models: trained on MSE alone it is ``srresnet``, trained on VGG content loss
+plus an adversarial term against :class:`SRGANDiscriminator` it is ``srgan``. Only the weights differ.
+
+Generator, x4 (every size a config field)::
+
+    head        Conv 9x9 3 -> 64 (biased) + PReLU                                 (B, 64, H, W)
+    trunk       16 x [Conv 3x3 - BN - PReLU - Conv 3x3 - BN] + identity           (B, 64, H, W)
+    trunk_tail  Conv 3x3 (bias-free) - BN, then + head output (long skip)         (B, 64, H, W)
+    upsample    2 x [Conv 3x3 64 -> 256 (biased) - PixelShuffle(2) - PReLU]       (B, 64, 4H, 4W)
+    tail        Conv 9x9 64 -> 3 (biased), then the output activation            (B, 3, 4H, 4W)
+
+The paper does not say whether convs carry biases or whether PReLU slopes are shared; ganzoo follows the
+Lornatang/SRGAN-PyTorch port (the source of the only public weights): bias-free convs where BatchNorm follows,
+biased head/upsampler/tail convs, one shared PReLU slope per activation (``prelu="channel"`` gives one slope per
+channel instead). That gives 1,547,350 generator parameters at x4 (x2: 1,399,637; x8: 1,695,063).
+
+Value ranges. The LR input is in ``input_range`` ((0, 1), as in the paper and the port). The paper scales HR
+targets to [-1, 1], so the default ``output_range`` is (-1, 1), reached through a tanh (``output_act="tanh"``,
+as the widely used TensorLayer SRGAN does, there after a 1x1 output conv; the paper's figure shows no output
+activation, and a bounded output is what a deployer needs). The port instead trains on [0, 1] targets and clamps its output to
+[0, 1]: its weights need ``output_range=(0, 1), output_act="clamp"``, which is what the ``*.imagenet`` tags set.
+A tanh rescaled into another range is ``lo + (hi - lo) * (tanh(x) + 1) / 2``.
+
+Discriminator (96x96 HR input): eight 3x3 convs 64 (s1), 64 (s2), 128 (s1), 128 (s2), 256 (s1), 256 (s2),
+512 (s1), 512 (s2), BatchNorm on all but the first, LeakyReLU 0.2; Linear 512*6*6 -> 1024, LeakyReLU, Linear -> 1.
+As in the port, only the first conv (the one without BN) has a bias: 23,563,649 parameters. It returns logits
+(B,); the sigmoid belongs to the loss.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..layers import ConvNormAct, ResidualBlock, SubPixelUpsample, make_act
+from ..registry import PretrainedCfg, TensorSpec, register_model
+from .base import GANModel, ModelConfig, check_tensor
+
+__all__ = ["SRGANConfig", "SRResNetGenerator", "SRGANDiscriminator", "SRGAN"]
+
+_family = "srgan"
+
+PAPER = "Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network"
+CITATION = (
+    "@inproceedings{ledig2017srgan, title={" + PAPER + "}, author={Ledig, Christian and Theis, Lucas and "
+    "Husz{\\'a}r, Ferenc and Caballero, Jose and Cunningham, Andrew and Acosta, Alejandro and Aitken, Andrew and "
+    "Tejani, Alykhan and Totz, Johannes and Wang, Zehan and Shi, Wenzhe}, booktitle={Proceedings of the IEEE "
+    "Conference on Computer Vision and Pattern Recognition (CVPR)}, pages={4681--4690}, year={2017}}"
+)
+
+_SCALES = (2, 4, 8)
+_RANGES = ((0.0, 1.0), (-1.0, 1.0))
+
+
+@dataclasses.dataclass
+class SRGANConfig(ModelConfig):
+    """SRGAN / SRResNet hyper-parameters; defaults are the paper's x4 model.
+
+    Generator:
+      scale: upscaling factor, 2, 4 or 8 (1, 2 or 3 sub-pixel x2 upsample blocks).
+      num_blocks: residual blocks in the trunk (16). width: feature channels (64).
+      in_channels / out_channels: image channels (3).
+      head_kernel: kernel of the head and tail convs (9; odd, padding k // 2).
+      prelu: ``"shared"`` (one slope per PReLU, as in the port) or ``"channel"`` (one slope per channel).
+      input_range: value range of the LR input ((0, 1) in the paper and the port); used by ``sample_inputs``
+        and the registry specs, the network itself does not rescale.
+      output_range: value range of the SR output: (-1, 1) (paper) or (0, 1) (port).
+      output_act: ``"tanh"`` (rescaled into ``output_range``) or ``"clamp"`` (to ``output_range``, the port).
+    Discriminator:
+      d_image_size: HR input side (96). d_widths: conv widths per stage, each used by a stride-1 then a stride-2
+        conv ((64, 128, 256, 512)). d_dense: hidden units of the dense layer (1024). leaky_slope: 0.2.
+    """
+
+    scale: int = 4
+    num_blocks: int = 16
+    width: int = 64
+    in_channels: int = 3
+    out_channels: int = 3
+    head_kernel: int = 9
+    prelu: str = "shared"
+    input_range: tuple[float, float] = (0.0, 1.0)
+    output_range: tuple[float, float] = (-1.0, 1.0)
+    output_act: str = "tanh"
+    d_image_size: int = 96
+    d_widths: tuple[int, ...] = (64, 128, 256, 512)
+    d_dense: int = 1024
+    leaky_slope: float = 0.2
+
+    def validate(self) -> None:
+        if self.scale not in _SCALES:
+            raise ValueError(f"SRGAN scale must be one of {_SCALES}, got {self.scale!r}")
+        for f in ("num_blocks", "width", "in_channels", "out_channels", "d_dense"):
+            v = getattr(self, f)
+            if not isinstance(v, int) or v < (0 if f == "num_blocks" else 1):
+                raise ValueError(f"SRGAN {f} must be an int >= {0 if f == 'num_blocks' else 1}, got {v!r}")
+        if not isinstance(self.head_kernel, int) or self.head_kernel < 1 or self.head_kernel % 2 == 0:
+            raise ValueError(f"SRGAN head_kernel must be an odd int >= 1 (padding k // 2), got {self.head_kernel!r}")
+        if self.prelu not in ("shared", "channel"):
+            raise ValueError(f"SRGAN prelu must be 'shared' or 'channel', got {self.prelu!r}")
+        if self.output_act not in ("tanh", "clamp"):
+            raise ValueError(f"SRGAN output_act must be 'tanh' or 'clamp', got {self.output_act!r}")
+        for f in ("input_range", "output_range"):
+            v = tuple(float(x) for x in getattr(self, f))
+            if v not in _RANGES:
+                raise ValueError(f"SRGAN {f} must be one of {list(_RANGES)}, got {getattr(self, f)!r}")
+            setattr(self, f, v)
+        self.d_widths = tuple(self.d_widths)
+        if not self.d_widths or any(not isinstance(w, int) or w < 1 for w in self.d_widths):
+            raise ValueError(f"SRGAN d_widths must be a non-empty tuple of ints >= 1, got {self.d_widths!r}")
+        min_d = 2 ** len(self.d_widths)
+        if not isinstance(self.d_image_size, int) or self.d_image_size < min_d:
+            raise ValueError(f"SRGAN d_image_size must be an int >= {min_d} for {len(self.d_widths)} stride-2 "
+                             f"stages, got {self.d_image_size!r}")
+        if not 0.0 <= self.leaky_slope < 1.0:
+            raise ValueError(f"SRGAN leaky_slope must be in [0, 1), got {self.leaky_slope!r}")
+
+    @property
+    def num_upsample(self) -> int:
+        """Sub-pixel x2 blocks: log2(scale)."""
+        return int(math.log2(self.scale))
+
+    @property
+    def d_feature_size(self) -> int:
+        """Side of the discriminator's last feature map (6 for 96x96 input): each 3/2/1 conv maps n to ceil(n/2)."""
+        n = self.d_image_size
+        for _ in self.d_widths:
+            n = (n + 1) // 2
+        return n
+
+
+class SRResNetGenerator(nn.Module):
+    """LR image (B, in_channels, H, W) in ``input_range`` -> SR image (B, out_channels, scale*H, scale*W) in
+    ``output_range``. Any H, W >= 1; fully convolutional.
+
+    Module names: ``head`` (ConvNormAct: conv ``head.0``, PReLU ``head.2``), ``trunk.{i}`` (ResidualBlock),
+    ``trunk_tail`` (conv ``.0`` + BN ``.1``), ``upsample.{j}`` (SubPixelUpsample: conv ``.0``, PReLU ``.2``), ``tail``.
+    """
+
+    def __init__(self, cfg: SRGANConfig):
+        super().__init__()
+        self.in_channels, self.scale = cfg.in_channels, cfg.scale
+        self.output_range, self.output_act = cfg.output_range, cfg.output_act
+        act = "prelu" if cfg.prelu == "shared" else "prelu_c"
+        k, w = cfg.head_kernel, cfg.width
+        self.head = ConvNormAct(cfg.in_channels, w, k, 1, k // 2, norm=None, act=act)
+        self.trunk = nn.Sequential(*(ResidualBlock(w, 3, norm="bn", act=act) for _ in range(cfg.num_blocks)))
+        self.trunk_tail = ConvNormAct(w, w, 3, 1, 1, norm="bn", act=None)
+        self.upsample = nn.Sequential(*(SubPixelUpsample(w, w, 2, 3, act=act) for _ in range(cfg.num_upsample)))
+        self.tail = nn.Conv2d(w, cfg.out_channels, k, 1, k // 2)
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        check_tensor(lr, "lr", ndim=4, channels=self.in_channels, min_size=1)
+        head = self.head(lr)
+        x = head + self.trunk_tail(self.trunk(head))
+        x = self.tail(self.upsample(x))
+        lo, hi = self.output_range
+        if self.output_act == "clamp":
+            return x.clamp(lo, hi)
+        if (lo, hi) == (-1.0, 1.0):
+            return torch.tanh(x)
+        return lo + (hi - lo) * 0.5 * (torch.tanh(x) + 1.0)
+
+
+class SRGANDiscriminator(nn.Module):
+    """HR image (B, out_channels, S, S) in the generator's ``output_range``, S = ``d_image_size`` (96) ->
+    real/fake logits (B,). The sigmoid belongs to the loss.
+
+    ``features.0`` is a biased conv + LeakyReLU; ``features.{1..}`` are bias-free conv + BN + LeakyReLU
+    (ConvNormAct), strides alternating 2, 1, 2, ...; ``classifier`` is Linear - LeakyReLU - Linear.
+    """
+
+    def __init__(self, cfg: SRGANConfig):
+        super().__init__()
+        self.channels, self.image_size = cfg.out_channels, cfg.d_image_size
+        slope = cfg.leaky_slope
+        w0 = cfg.d_widths[0]
+        blocks: list[nn.Module] = [ConvNormAct(cfg.out_channels, w0, 3, 1, 1, norm=None, act="lrelu", slope=slope)]
+        cin = w0
+        for i, w in enumerate(cfg.d_widths):
+            if i > 0:  # stride-1 conv widening to this stage's width
+                blocks.append(ConvNormAct(cin, w, 3, 1, 1, norm="bn", act="lrelu", slope=slope))
+            blocks.append(ConvNormAct(w, w, 3, 2, 1, norm="bn", act="lrelu", slope=slope))
+            cin = w
+        self.features = nn.Sequential(*blocks)
+        self.classifier = nn.Sequential(
+            nn.Linear(cin * cfg.d_feature_size ** 2, cfg.d_dense),
+            make_act("lrelu", slope=slope),
+            nn.Linear(cfg.d_dense, 1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_tensor(x, "image", ndim=4, channels=self.channels, size=(self.image_size, self.image_size))
+        return self.classifier(self.features(x).flatten(1))[:, 0]
+
+
+@torch.no_grad()
+def _srresnet_init_(module: nn.Module) -> None:
+    """The port's initialisation: Kaiming-normal conv weights, zero conv biases, BN weight 1 / bias 0.
+    Linear layers and PReLU slopes (0.25) keep PyTorch's defaults."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class SRGAN(GANModel):
+    """SRResNet generator + SRGAN discriminator. ``model(lr)`` -> SR image (B, C, scale*H, scale*W)."""
+
+    config_class = SRGANConfig
+
+    def __init__(self, config: SRGANConfig):
+        super().__init__(config)
+        self.generator = SRResNetGenerator(config)
+        self.discriminator = SRGANDiscriminator(config)
+        _srresnet_init_(self.generator)
+        _srresnet_init_(self.discriminator.features)
+
+    def sample_inputs(self, batch_size: int = 1, *, generator: torch.Generator | None = None,
+                      device=None, dtype=None, size: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
+        """A random LR batch (B, in_channels, H, W), uniform in ``input_range``. ``size`` = (H, W) defaults to the
+        LR patch of the paper's 96x96 HR crops: d_image_size // scale (24x24 at x4)."""
+        if size is None:
+            side = max(1, self.config.d_image_size // self.config.scale)
+            size = (side, side)
+        size = tuple(size)
+        if len(size) != 2 or any(not isinstance(s, int) or s < 1 for s in size):
+            raise ValueError(f"size: expected (H, W) with ints >= 1, got {size!r}")
+        lo, hi = self.config.input_range
+        x = torch.rand(batch_size, self.config.in_channels, *size, generator=generator, device=device, dtype=dtype)
+        return (x * (hi - lo) + lo,)
+
+
+def _cfg(scale: int = 4, **kwargs) -> PretrainedCfg:
+    out_range = tuple(kwargs.get("config", {}).get("output_range", (-1.0, 1.0)))
+    return PretrainedCfg(
+        inputs=(TensorSpec("lr", ("B", 3, "H", "W"), (0.0, 1.0), description="low-resolution RGB image"),),
+        outputs=(TensorSpec("sr", ("B", 3, f"H*{scale}", f"W*{scale}"), out_range,
+                            description=f"super-resolved RGB image, x{scale}"),),
+        scale=scale, min_size=1, size_multiple=1, dynamic_spatial=True,
+        # SR generators are known to overflow in fp16 (black or NaN images; see the deploy spec's pitfalls). No
+        # layers are kept in fp32 here and no weights exist yet to show these models are safe in fp16, so the tags
+        # declare fp32 only; revisit per tag once its weights are checked in fp16 against fp32.
+        half_precision=False,
+        # PixelShuffle exports as DepthToSpace(mode="CRD"), which needs opset 11; 13 is the project's floor.
+        min_opset=13,
+        paper=PAPER, paper_url="https://arxiv.org/abs/1609.04802", citation=CITATION, **kwargs,
+    )
+
+
+# The port's weights (Lornatang/SRGAN-PyTorch, mirrored at Hugging Face ChangyuLiu/SRGAN-PyTorch) are x4 only and
+# expect [0, 1] in and a [0, 1]-clamped output. They are not published on the ganzoo hub yet (hub_id None): convert
+# a downloaded .pth.tar with ganzoo.hub.converters.convert_checkpoint(path, family="srgan", allow_pickle=True).
+_PORT = {"output_range": (0.0, 1.0), "output_act": "clamp"}
+_NOT_YET = ("Weights are not published on the ganzoo hub yet; convert the port's checkpoint with "
+            "hub/converters/srgan.py.")
+_IMAGENET = "ImageNet (random 96x96 HR crops, bicubic x4 downsampling)"
+_ARCH_ONLY = "Architecture only: no public weights exist for it"
+_X4_ONLY = _ARCH_ONLY + " (the paper and the port trained x4 only)."
+_PAPER_X4 = _ARCH_ONLY + " (the port's x4 weights clamp to [0, 1]: use the .imagenet tag for them)."
+
+default_cfgs = {
+    "srgan.imagenet": _cfg(
+        4, config=_PORT, dataset=_IMAGENET,
+        description="x4 SRGAN (VGG + adversarial loss) in the layout of the Lornatang/SRGAN-PyTorch ImageNet "
+                    "weights: [0, 1] in, output clamped to [0, 1]. " + _NOT_YET,
+    ),
+    "srgan.paper": _cfg(4, description="x4 SRGAN as in the paper: [0, 1] in, tanh output in [-1, 1]. " + _PAPER_X4),
+    "srgan_x2.paper": _cfg(2, description="x2 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
+    "srgan_x8.paper": _cfg(8, description="x8 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
+    "srresnet.imagenet": _cfg(
+        4, config=_PORT, dataset=_IMAGENET,
+        description="x4 SRResNet (the generator trained on MSE alone) in the layout of the Lornatang/SRGAN-PyTorch "
+                    "ImageNet weights: [0, 1] in, output clamped to [0, 1]. " + _NOT_YET,
+    ),
+    "srresnet.paper": _cfg(4, description="x4 SRResNet as in the paper: [0, 1] in, tanh output in [-1, 1]. "
+                           + _PAPER_X4),
+    "srresnet_x2.paper": _cfg(2, description="x2 SRResNet, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
+    "srresnet_x8.paper": _cfg(8, description="x8 SRResNet, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
+}
+
+
+def _build(scale: int, kwargs: dict) -> SRGAN:
+    kwargs.setdefault("scale", scale)
+    if kwargs["scale"] != scale:
+        raise ValueError(f"this model name is the x{scale} variant; expected scale={scale}, got {kwargs['scale']}")
+    return SRGAN(SRGANConfig(**kwargs))
+
+
+@register_model
+def srgan(**kwargs) -> SRGAN:
+    """SRGAN x4 (G 1,547,350 / D 23,563,649 parameters)."""
+    return _build(4, kwargs)
+
+
+@register_model
+def srgan_x2(**kwargs) -> SRGAN:
+    """SRGAN x2: one sub-pixel upsample block (G 1,399,637 parameters)."""
+    return _build(2, kwargs)
+
+
+@register_model
+def srgan_x8(**kwargs) -> SRGAN:
+    """SRGAN x8: three sub-pixel upsample blocks (G 1,695,063 parameters)."""
+    return _build(8, kwargs)
+
+
+@register_model
+def srresnet(**kwargs) -> SRGAN:
+    """SRResNet x4: the SRGAN generator trained on MSE alone (same architecture as ``srgan``)."""
+    return _build(4, kwargs)
+
+
+@register_model
+def srresnet_x2(**kwargs) -> SRGAN:
+    """SRResNet x2 (same architecture as ``srgan_x2``)."""
+    return _build(2, kwargs)
+
+
+@register_model
+def srresnet_x8(**kwargs) -> SRGAN:
+    """SRResNet x8 (same architecture as ``srgan_x8``)."""
+    return _build(8, kwargs)
