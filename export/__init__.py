@@ -1,0 +1,74 @@
+"""ganzoo.export: validated ONNX export, TensorRT engines and Triton model repositories.
+
+    >>> from ganzoo.export import to_onnx
+    >>> res = to_onnx("srgan_x4", "srgan_x4.onnx")          # dynamic B/H/W, validated against PyTorch
+    >>> res.validation.passed, res.dynamic_axes
+    (True, {'lr': {0: 'B', 2: 'H', 3: 'W'}, 'sr': {0: 'B', 2: 'H*4', 3: 'W*4'}})
+
+Importing this package is light: torch, onnx, onnxruntime and tensorrt are imported when a function needs them.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    BackendUnavailableError,
+    EngineMismatchError,
+    ExportError,
+    HalfPrecisionNotSupportedError,
+    InvalidExportPathError,
+    NonFiniteOutputError,
+    NotAGanzooModelError,
+    ShapeMismatchError,
+    ToleranceExceededError,
+    UnsupportedOperatorError,
+    UnsupportedOpsetError,
+    ValidationError,
+)
+
+_LAZY = {
+    "to_onnx": "onnx_export",
+    "ExportResult": "onnx_export",
+    "supported_opsets": "onnx_export",
+    "validate_onnx": "validate",
+    "ValidationReport": "validate",
+    "CaseResult": "validate",
+    "Tolerance": "tolerances",
+    "get_tolerance": "tolerances",
+    "list_op_types": "ops",
+    "op_counts": "ops",
+    "check_operators": "ops",
+    "depth_to_space_nodes": "ops",
+    "TENSORRT_SUPPORTED_OPS": "ops",
+    "to_tensorrt": "tensorrt",
+    "EngineRunner": "tensorrt",
+    "EngineKey": "tensorrt",
+    "validate_engine": "tensorrt",
+    "to_triton_repo": "triton",
+    "parse_triton_config": ("triton", "parse_config"),
+}
+
+__all__ = sorted([*_LAZY, "ExportError", "NotAGanzooModelError", "InvalidExportPathError", "UnsupportedOpsetError",
+                  "HalfPrecisionNotSupportedError", "ValidationError", "ShapeMismatchError", "ToleranceExceededError",
+                  "NonFiniteOutputError", "UnsupportedOperatorError", "BackendUnavailableError",
+                  "EngineMismatchError"])
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .onnx_export import ExportResult, supported_opsets, to_onnx
+    from .ops import TENSORRT_SUPPORTED_OPS, check_operators, depth_to_space_nodes, list_op_types, op_counts
+    from .tensorrt import EngineKey, EngineRunner, to_tensorrt, validate_engine
+    from .tolerances import Tolerance, get_tolerance
+    from .triton import parse_config as parse_triton_config
+    from .triton import to_triton_repo
+    from .validate import CaseResult, ValidationReport, validate_onnx
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'ganzoo.export' has no attribute {name!r}")
+    mod, attr = target if isinstance(target, tuple) else (target, name)
+    value = getattr(importlib.import_module(f".{mod}", __name__), attr)
+    globals()[name] = value
+    return value

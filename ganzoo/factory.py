@@ -10,9 +10,9 @@ from typing import Any
 import torch
 
 from ._version import __version__
-from .errors import HubError, IntegrityError, NoPretrainedWeightsError, UnknownModelError
+from .errors import HubError, IntegrityError, NoPretrainedWeightsError
 from .models.base import GANModel
-from .registry import PretrainedCfg, create, get_entry, resolve_pretrained_cfg, split_name
+from .registry import PretrainedCfg, create, get_entry, resolve_pretrained_cfg
 
 logger = logging.getLogger(__name__)
 

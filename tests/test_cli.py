@@ -6,7 +6,6 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 from PIL import Image
 
 from ganzoo.cli import main

@@ -134,7 +134,7 @@ def convert_state_dict(sd: StateDict, family: str | None = None, layout: str | N
             return c.convert(sd), f"{c.family}/{c.layout}"
     sample = sorted(keys)[:8]
     raise UnknownCheckpointLayoutError(
-        f"unrecognised checkpoint layout" + (f" for family {family!r}" if family else "")
+        "unrecognised checkpoint layout" + (f" for family {family!r}" if family else "")
         + f": first keys {sample}; known layouts: {[f'{c.family}/{c.layout}' for c in candidates]}"
     )
 
