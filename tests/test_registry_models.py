@@ -67,3 +67,13 @@ def test_every_published_tag_loads_from_the_embedded_hub(monkeypatch):
     for name in published:
         m = ganzoo.load(name)
         assert m.pretrained_cfg.name == name
+
+
+@pytest.mark.parametrize("name", ["dcgan_32", "srgan", "pggan_inpaint", "drgan"])
+def test_sample_only_for_noise_input_models(name):
+    m = ganzoo.create(name).eval()
+    if m.noise_input:
+        assert m.sample(2, generator=torch.Generator().manual_seed(0)).shape[0] == 2
+    else:
+        with pytest.raises(TypeError, match="not from noise alone"):
+            m.sample(2)

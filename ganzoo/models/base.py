@@ -93,6 +93,9 @@ class GANModel(nn.Module):
     """
 
     config_class: ClassVar[type[ModelConfig]]
+    #: True when the generator's inputs are pure noise, so :meth:`sample` can draw them from the prior.
+    #: Conditional models (SR, inpainting, DR-GAN) set False: they need real inputs.
+    noise_input: ClassVar[bool] = True
     generator: nn.Module
     discriminator: nn.Module
 
@@ -123,6 +126,11 @@ class GANModel(nn.Module):
     def sample(self, n: int, *, generator: torch.Generator | None = None, truncation: float | None = None) -> torch.Tensor:
         """Draw ``n`` latent codes from the training prior and return generated samples (eval mode is the
         caller's choice). Only for models whose generator input is pure noise."""
+        if not self.noise_input:
+            raise TypeError(
+                f"{type(self).__name__} generates from real inputs, not from noise alone: call model(*inputs) "
+                f"(model.sample_inputs(n) draws a random valid batch of inputs)"
+            )
         inputs = self.sample_inputs(n, generator=generator, device=self._device(), dtype=self._dtype())
         if truncation is not None:
             inputs = tuple(x.clamp(-truncation, truncation) for x in inputs)

@@ -365,6 +365,7 @@ class DRGAN(GANModel):
     (``drgan_multi``: ``model(images (B, N, C, 96, 96), pose, z)``)."""
 
     config_class: ClassVar[type[ModelConfig]] = DRGANConfig
+    noise_input = False
 
     def __init__(self, config: DRGANConfig):
         super().__init__(config)
@@ -393,11 +394,6 @@ class DRGAN(GANModel):
         pose = torch.randint(0, cfg.num_poses, (batch_size,), generator=generator, device=device, dtype=torch.int64)
         z = torch.rand(batch_size, cfg.nz, generator=generator, device=device, dtype=dtype) * 2 - 1
         return image, pose, z
-
-    @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, truncation: float | None = None):
-        raise TypeError("DR-GAN generates from input faces, not from noise alone: call "
-                        "model(image, pose, z) (model.sample_inputs(n) draws a random valid batch)")
 
 
 def _cfg(multi: bool = False, **kwargs) -> PretrainedCfg:

@@ -333,6 +333,7 @@ class PGGANInpaint(GANModel):
     """
 
     config_class = PGGANInpaintConfig
+    noise_input = False
 
     def __init__(self, config: PGGANInpaintConfig):
         super().__init__(config)

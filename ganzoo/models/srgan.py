@@ -216,6 +216,7 @@ class SRGAN(GANModel):
     """SRResNet generator + SRGAN discriminator. ``model(lr)`` -> SR image (B, C, scale*H, scale*W)."""
 
     config_class = SRGANConfig
+    noise_input = False
 
     def __init__(self, config: SRGANConfig):
         super().__init__(config)
