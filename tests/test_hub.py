@@ -148,3 +148,17 @@ def test_hub_server_serves_snapshot_download(hub_server, tmp_path):
     path = snapshot_download("ganzoo-test/tiny", revision=hub_server.test_commits["v1"], cache_dir=tmp_path,
                              endpoint=hub_server.url)
     assert sorted(os.listdir(path)) == ["README.md", "config.json", "model.safetensors"]
+
+
+def test_cli_download_fills_the_cache_then_works_offline(hub_server, tmp_path, monkeypatch, capsys):
+    from ganzoo.cli import main
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    assert main(["download", "dcgan", "--source", "remote"]) == 0
+    folder = Path(capsys.readouterr().out.strip())
+    assert folder.is_relative_to(tmp_path) and (folder / "model.safetensors").is_file()
+    assert folder.name == ganzoo.model_info("dcgan").pretrained_cfg.revision  # the snapshot of the pinned commit
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    m = ganzoo.load("dcgan", source="remote")
+    with torch.no_grad():
+        assert torch.equal(m(Z), ganzoo.load("dcgan")(Z))
