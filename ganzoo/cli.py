@@ -232,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ganzoo.errors import GanzooError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose + 1, 2)],
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         if getattr(args, "plugin", None):
