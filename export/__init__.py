@@ -49,10 +49,39 @@ _LAZY = {
     "parse_triton_config": ("triton", "parse_config"),
 }
 
-__all__ = sorted([*_LAZY, "ExportError", "NotAGanzooModelError", "InvalidExportPathError", "UnsupportedOpsetError",
-                  "HalfPrecisionNotSupportedError", "ValidationError", "ShapeMismatchError", "ToleranceExceededError",
-                  "NonFiniteOutputError", "UnsupportedOperatorError", "BackendUnavailableError",
-                  "EngineMismatchError"])
+__all__ = [
+    "BackendUnavailableError",
+    "CaseResult",
+    "EngineKey",
+    "EngineMismatchError",
+    "EngineRunner",
+    "ExportError",
+    "ExportResult",
+    "HalfPrecisionNotSupportedError",
+    "InvalidExportPathError",
+    "NonFiniteOutputError",
+    "NotAGanzooModelError",
+    "ShapeMismatchError",
+    "TENSORRT_SUPPORTED_OPS",
+    "Tolerance",
+    "ToleranceExceededError",
+    "UnsupportedOperatorError",
+    "UnsupportedOpsetError",
+    "ValidationError",
+    "ValidationReport",
+    "check_operators",
+    "depth_to_space_nodes",
+    "get_tolerance",
+    "list_op_types",
+    "op_counts",
+    "parse_triton_config",
+    "supported_opsets",
+    "to_onnx",
+    "to_tensorrt",
+    "to_triton_repo",
+    "validate_engine",
+    "validate_onnx",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .onnx_export import ExportResult, supported_opsets, to_onnx

@@ -1,0 +1,191 @@
+"""``ganzoo export``: ONNX files, TensorRT engines and Triton model repositories from the command line.
+
+    ganzoo export srgan_x4 -o srgan_x4.onnx                       # dynamic B/H/W, validated in ONNX Runtime
+    ganzoo export dcgan --fp16 --opset 18 -o dcgan16.onnx
+    ganzoo export srgan_x4 --format tensorrt --fp16 --batch 1:4:8 --size 32x32:64x64:128x128 -o srgan.engine
+    ganzoo export dcgan --format triton-repo --batch 1:4:16 -o model_repository/
+
+This module is imported when ``ganzoo`` builds its parser: it imports nothing heavy at module level.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import sys
+from typing import Any
+
+logger = logging.getLogger("ganzoo.export")
+
+FORMATS = ("onnx", "tensorrt", "triton-repo")
+
+
+def _batch(text: str) -> tuple[int, int, int]:
+    parts = text.split(":")
+    try:
+        vals = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or MIN:OPT:MAX (ints), got {text!r}") from None
+    if len(vals) == 1:
+        vals = vals * 3
+    if len(vals) != 3 or not 1 <= vals[0] <= vals[1] <= vals[2]:
+        raise argparse.ArgumentTypeError(f"expected MIN:OPT:MAX with 1 <= MIN <= OPT <= MAX, got {text!r}")
+    return vals[0], vals[1], vals[2]
+
+
+_SIZE_RE = re.compile(r"^\d+(x\d+)*$")
+
+
+def _size(text: str) -> tuple[tuple[int, ...], ...]:
+    """``64x64`` -> ((64, 64),); ``16x16:64x64:256x256`` -> three sizes (min, opt, max)."""
+    parts = text.lower().split(":")
+    if len(parts) not in (1, 3) or not all(_SIZE_RE.match(p) for p in parts):
+        raise argparse.ArgumentTypeError(f"expected HxW or MINHxMINW:OPTHxOPTW:MAXHxMAXW, got {text!r}")
+    sizes = tuple(tuple(int(v) for v in p.split("x")) for p in parts)
+    if any(v < 1 for s in sizes for v in s) or len({len(s) for s in sizes}) != 1:
+        raise argparse.ArgumentTypeError(f"sizes must be positive and of equal rank, got {text!r}")
+    return sizes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``ganzoo export``."""
+    parser.add_argument("name", help="model name or name.tag (see `ganzoo list`)")
+    parser.add_argument("--format", choices=FORMATS, default="onnx", help="what to write (default onnx)")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output file (.onnx / .engine) or, for triton-repo, the repository folder")
+    parser.add_argument("--fp16", action="store_true", help="half precision (models that declare half support)")
+    parser.add_argument("--force", action="store_true", help="allow --fp16 for models that declare no half support")
+    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default max(17, model min_opset))")
+    parser.add_argument("--batch", type=_batch, default=None, metavar="MIN:OPT:MAX",
+                        help="batch range: one value fixes the batch; TensorRT profile / Triton max batch")
+    parser.add_argument("--size", type=_size, default=None, metavar="HxW",
+                        help="spatial size to trace at (or MIN:OPT:MAX sizes for a TensorRT profile)")
+    parser.add_argument("--static-spatial", action="store_true", help="fix H/W at --size instead of keeping them dynamic")
+    parser.add_argument("--no-validate", action="store_true", help="skip the numerical check against PyTorch")
+    parser.add_argument("--simplify", action="store_true", help="simplify the ONNX graph with onnxslim")
+    parser.add_argument("--discriminator", action="store_true", help="export the discriminator instead")
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--random-weights", action="store_true", help="export with random weights (no download)")
+    weights.add_argument("--pretrained", action="store_true", help="fail unless published weights are loaded")
+    parser.add_argument("--triton-backend", choices=("onnx", "tensorrt"), default="onnx",
+                        help="model format inside the Triton repository (default onnx)")
+    parser.add_argument("--model-name", default=None, help="Triton model name (default <arch>_<tag>)")
+    parser.add_argument("--timing-cache", default=None, help="TensorRT timing cache file (read and updated)")
+    parser.add_argument("--workspace", type=int, default=None, help="TensorRT workspace limit in MiB")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the validation inputs (default: fresh)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+
+
+def _pretrained(args: argparse.Namespace) -> bool | None:
+    return False if args.random_weights else (True if args.pretrained else None)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``ganzoo export``; returns the exit status (errors raise and are reported by ganzoo.cli)."""
+    dtype = "fp16" if args.fp16 else "fp32"
+    size = args.size
+    if args.format == "onnx":
+        return _run_onnx(args, dtype, size)
+    if args.format == "tensorrt":
+        return _run_tensorrt(args, dtype, size)
+    return _run_triton(args, dtype, size)
+
+
+def _run_onnx(args: argparse.Namespace, dtype: str, size: Any) -> int:
+    from .onnx_export import to_onnx
+
+    if size is not None and len(size) != 1:
+        raise ValueError(f"--size takes one HxW for ONNX export, got {len(size)} sizes")
+    kwargs: dict[str, Any] = {}
+    if args.batch is not None:
+        mn, opt, mx = args.batch
+        if mn == mx:
+            kwargs.update(dynamic_batch=False, batch=mn)
+        else:
+            kwargs.update(batch_range=(mn, mx), validation_batches=tuple(sorted({mn, opt})))
+    if size is not None:
+        kwargs["size"] = size[0]
+    if args.static_spatial:
+        kwargs["dynamic_spatial"] = False
+    res = to_onnx(args.name, args.output, opset=args.opset, dtype=dtype, discriminator=args.discriminator,
+                  simplify=args.simplify, validate=not args.no_validate, pretrained=_pretrained(args),
+                  force=args.force, seed=args.seed, **kwargs)
+    _print_result(args, res.to_dict(), res.validation, f"wrote {res.path} ({res.size_bytes / 2**20:.1f} MiB, "
+                  f"opset {res.opset}, {res.dtype}, {res.timing['total_s']:.1f} s)",
+                  {"inputs": ", ".join(res.input_names), "outputs": ", ".join(res.output_names),
+                   "dynamic axes": json.dumps(res.dynamic_axes)})
+    return 0
+
+
+def _trt_size(size: Any) -> Any:
+    if size is None:
+        return None
+    return size[0] if len(size) == 1 else size
+
+
+def _run_tensorrt(args: argparse.Namespace, dtype: str, size: Any) -> int:
+    from .tensorrt import to_tensorrt
+
+    res = to_tensorrt(args.name, args.output, precision=dtype, batch=args.batch, size=_trt_size(size),
+                      timing_cache=args.timing_cache, workspace=args.workspace * 2**20 if args.workspace else None,
+                      opset=args.opset, pretrained=_pretrained(args), validate=not args.no_validate)
+    d = {"path": str(res.path), "cached": res.cached, "key": res.key.to_dict(), "digest": res.key.digest,
+         "timing": res.timing, "validation": res.validation.to_dict() if res.validation else None}
+    _print_result(args, d, res.validation, f"{'reused' if res.cached else 'built'} {res.path} ({dtype}, key "
+                  f"{res.key.digest})", {"profiles": json.dumps(res.key.to_dict()["profiles"])})
+    return 0
+
+
+def _run_triton(args: argparse.Namespace, dtype: str, size: Any) -> int:
+    from .triton import to_triton_repo
+
+    max_batch = args.batch[2] if args.batch is not None else 8
+    prefs = sorted({args.batch[1], args.batch[2]}) if args.batch is not None else None
+    tsize = _trt_size(size) if args.triton_backend == "tensorrt" else (size[0] if size else None)
+    res = to_triton_repo(args.name, args.output, format=args.triton_backend, max_batch=max_batch,
+                         model_name=args.model_name, dtype=dtype, opset=args.opset, pretrained=_pretrained(args),
+                         validate=not args.no_validate, simplify=args.simplify, size=tsize,
+                         preferred_batch_sizes=prefs, timing_cache=args.timing_cache, force=args.force,
+                         dynamic_spatial=False if args.static_spatial else None, overwrite=True)
+    report = getattr(res.export, "validation", None)
+    d = {"model_dir": str(res.model_dir), "config": str(res.config_path), "model_file": str(res.model_path),
+         "max_batch_size": res.max_batch_size, "validation": report.to_dict() if report else None}
+    _print_result(args, d, report, f"wrote Triton model {res.model_name!r} to {res.model_dir}",
+                  {"config": res.config_path.read_text()})
+    return 0
+
+
+def _print_result(args: argparse.Namespace, data: dict[str, Any], report: Any, headline: str,
+                  details: dict[str, str]) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return
+    from rich.console import Console
+
+    con = Console()
+    if report is not None:
+        con.print(report.rich_table())
+    elif args.no_validate:
+        con.print("[yellow]validation skipped (--no-validate)[/yellow]")
+    for k, v in details.items():
+        con.print(f"[bold]{k}[/bold]: {v}")
+    con.print(f"[green]{headline}[/green]")
+
+
+def main(argv: list[str] | None = None) -> int:  # python -m ganzoo.export.cli
+    p = argparse.ArgumentParser(prog="ganzoo export")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    from ganzoo.errors import GanzooError
+
+    try:
+        return run(args)
+    except (GanzooError, ValueError, FileNotFoundError) as e:
+        print(f"ganzoo export: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Triton Inference Server model repositories: ``<repo>/<name>/config.pbtxt`` + ``<repo>/<name>/<version>/model.onnx``
+(platform ``onnxruntime_onnx``) or ``model.plan`` (platform ``tensorrt_plan``).
+
+The config is derived from the exported graph itself (names, element types, which dims are dynamic) and the
+model's TensorSpecs: dims exclude the batch dim (Triton adds it: ``max_batch_size``), dynamic H/W are ``-1``,
+and a ``dynamic_batching`` block lets Triton group requests. ``<repo>/<name>/ganzoo.json`` keeps the specs with
+their value ranges (Triton ignores files it does not know).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from ._common import atomic_write, check_output_path, model_label, resolve_model
+from .errors import ExportError, InvalidExportPathError
+
+logger = logging.getLogger("ganzoo.export")
+
+__all__ = ["TritonRepoResult", "to_triton_repo", "render_config", "parse_config", "TRITON_DTYPES"]
+
+# ONNX TensorProto element type -> Triton DataType
+TRITON_DTYPES = {1: "TYPE_FP32", 10: "TYPE_FP16", 11: "TYPE_FP64", 16: "TYPE_BF16", 7: "TYPE_INT64", 6: "TYPE_INT32",
+                 5: "TYPE_INT16", 3: "TYPE_INT8", 2: "TYPE_UINT8", 9: "TYPE_BOOL"}
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+@dataclass
+class TritonRepoResult:
+    repo_dir: Path
+    model_dir: Path
+    config_path: Path
+    model_path: Path
+    model_name: str
+    max_batch_size: int
+    export: Any = None  # ExportResult or EngineResult
+
+
+def _io_entries(proto: Any, max_batch: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    init = {i.name for i in proto.graph.initializer}
+
+    def entry(vi: Any) -> dict[str, Any]:
+        dims = []
+        for d in vi.type.tensor_type.shape.dim:
+            dims.append(int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else -1)
+        elem = vi.type.tensor_type.elem_type
+        if elem not in TRITON_DTYPES:
+            raise ExportError(f"tensor {vi.name!r} has ONNX element type {elem}, which Triton has no type for")
+        if max_batch > 0:
+            if not dims or dims[0] != -1:
+                raise ExportError(f"tensor {vi.name!r} has no dynamic batch dim (shape {dims}); export with "
+                                  f"dynamic_batch=True or use max_batch=0")
+            dims = dims[1:]
+        if not dims:  # a per-item scalar ((B,) in the graph): Triton wants dims [1] reshaped to []
+            return {"name": vi.name, "data_type": TRITON_DTYPES[elem], "dims": [1], "reshape": []}
+        return {"name": vi.name, "data_type": TRITON_DTYPES[elem], "dims": dims}
+
+    inputs = [entry(vi) for vi in proto.graph.input if vi.name not in init]
+    outputs = [entry(vi) for vi in proto.graph.output]
+    return inputs, outputs
+
+
+def render_config(name: str, platform: str, max_batch_size: int, inputs: Sequence[dict[str, Any]],
+                  outputs: Sequence[dict[str, Any]], *, preferred_batch_sizes: Sequence[int] = (),
+                  max_queue_delay_us: int = 100, instance_kind: str | None = None, instance_count: int = 1) -> str:
+    """config.pbtxt text (protobuf text format of Triton's ``inference.ModelConfig``)."""
+
+    def tensor(e: dict[str, Any]) -> str:
+        return ("  {\n"
+                f"    name: {json.dumps(e['name'])}\n"
+                f"    data_type: {e['data_type']}\n"
+                f"    dims: [ {', '.join(str(int(d)) for d in e['dims'])} ]\n"
+                + (f"    reshape: {{ shape: [ {', '.join(str(int(d)) for d in e['reshape'])} ] }}\n"
+                   if "reshape" in e else "")
+                + "  }")
+
+    lines = [f"name: {json.dumps(name)}", f"platform: {json.dumps(platform)}", f"max_batch_size: {int(max_batch_size)}",
+             "input [\n" + ",\n".join(tensor(e) for e in inputs) + "\n]",
+             "output [\n" + ",\n".join(tensor(e) for e in outputs) + "\n]"]
+    if max_batch_size > 0:
+        block = ["dynamic_batching {"]
+        if preferred_batch_sizes:
+            block.append(f"  preferred_batch_size: [ {', '.join(str(int(b)) for b in preferred_batch_sizes)} ]")
+        block.append(f"  max_queue_delay_microseconds: {int(max_queue_delay_us)}")
+        block.append("}")
+        lines.append("\n".join(block))
+    if instance_kind:
+        lines.append(f"instance_group [\n  {{\n    count: {int(instance_count)}\n    kind: {instance_kind}\n  }}\n]")
+    return "\n".join(lines) + "\n"
+
+
+def _model_config_pb2() -> Any:
+    """Triton's ModelConfig protobuf module, loaded from tritonclient's file without importing tritonclient.grpc
+    (whose __init__ needs grpcio)."""
+    spec = importlib.util.find_spec("tritonclient")
+    if spec is None or not spec.submodule_search_locations:
+        from .errors import BackendUnavailableError
+
+        raise BackendUnavailableError("parsing config.pbtxt needs tritonclient: pip install 'tritonclient[http]'")
+    path = Path(list(spec.submodule_search_locations)[0]) / "grpc" / "model_config_pb2.py"
+    import sys
+
+    mod_name = "_ganzoo_triton_model_config_pb2"
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    try:  # the generated module registers 'model_config.proto' in the default pool: import it only once
+        from tritonclient.grpc import model_config_pb2  # type: ignore
+
+        sys.modules[mod_name] = model_config_pb2
+        return model_config_pb2
+    except Exception:
+        pass
+    s = importlib.util.spec_from_file_location(mod_name, path)
+    if s is None or s.loader is None or not path.is_file():
+        from .errors import BackendUnavailableError
+
+        raise BackendUnavailableError(f"tritonclient has no {path}")
+    mod = importlib.util.module_from_spec(s)
+    s.loader.exec_module(mod)
+    sys.modules[mod_name] = mod
+    return mod
+
+
+def parse_config(path_or_text: str | os.PathLike) -> Any:
+    """Parse config.pbtxt strictly into Triton's ``inference.ModelConfig`` message (unknown fields are errors)."""
+    from google.protobuf import text_format
+
+    text = Path(path_or_text).read_text() if isinstance(path_or_text, os.PathLike) or (
+        isinstance(path_or_text, str) and "\n" not in path_or_text and Path(path_or_text).is_file()) else str(path_or_text)
+    pb2 = _model_config_pb2()
+    return text_format.Parse(text, pb2.ModelConfig())
+
+
+def to_triton_repo(
+    model_or_name: Any,
+    repo_dir: str | os.PathLike,
+    *,
+    format: str = "onnx",
+    max_batch: int = 8,
+    model_name: str | None = None,
+    version: int = 1,
+    dtype: str = "fp32",
+    opset: int | None = None,
+    dynamic_spatial: bool | None = None,
+    preferred_batch_sizes: Sequence[int] | None = None,
+    max_queue_delay_us: int = 100,
+    pretrained: bool | None = None,
+    validate: bool = True,
+    simplify: bool = False,
+    tolerance: Any = None,
+    size: Any = None,
+    profiles: Any = None,
+    timing_cache: Any = None,
+    force: bool = False,
+    overwrite: bool = False,
+) -> TritonRepoResult:
+    """Write a Triton model folder for a ganzoo generator into ``repo_dir``.
+
+    format: "onnx" (``onnxruntime_onnx``) or "tensorrt" (``tensorrt_plan``: needs TensorRT and a GPU; batch
+        profile (1, max_batch // 2, max_batch), ``size`` for dynamic H/W as in :func:`to_tensorrt`).
+    max_batch: Triton's ``max_batch_size`` (> 0: the graph's batch dim must be dynamic; 0: no batching).
+    model_name: folder/model name; default ``<arch>_<tag>``.
+    overwrite: replace an existing ``<repo>/<model_name>/<version>`` model file and config.
+    """
+    if format not in ("onnx", "tensorrt"):
+        raise ValueError(f"format must be 'onnx' or 'tensorrt', got {format!r}")
+    if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 0:
+        raise ValueError(f"max_batch must be an int >= 0, got {max_batch!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"version must be an int >= 1, got {version!r}")
+    if format == "tensorrt":
+        from .tensorrt import require_tensorrt
+
+        require_tensorrt()  # fail before exporting anything
+    repo = Path(repo_dir).expanduser().absolute()
+    if repo.exists() and not repo.is_dir():
+        raise InvalidExportPathError(f"Triton repository: {repo} is a file, not a folder")
+    model = resolve_model(model_or_name, pretrained)
+    cfg = model.pretrained_cfg
+    name = model_name or f"{cfg.architecture}_{cfg.tag}".strip("_")
+    if not _NAME_RE.match(name):
+        raise ValueError(f"model_name must match {_NAME_RE.pattern}, got {name!r}")
+    model_dir = repo / name
+    filename = "model.onnx" if format == "onnx" else "model.plan"
+    model_path = model_dir / str(version) / filename
+    config_path = model_dir / "config.pbtxt"
+    check_output_path(model_path, what="Triton model file", overwrite=overwrite)
+    check_output_path(config_path, what="Triton config", overwrite=overwrite)
+
+    import onnx
+
+    from .onnx_export import to_onnx
+
+    with tempfile.TemporaryDirectory(prefix="ganzoo-triton-") as tmp:
+        onnx_tmp = Path(tmp) / "model.onnx"
+        res = to_onnx(model, onnx_tmp, opset=opset, dtype=dtype, dynamic_batch=max_batch > 0,
+                      dynamic_spatial=dynamic_spatial, simplify=simplify, validate=validate, tolerance=tolerance,
+                      force=force, size=size if (size is not None and format == "onnx") else None)
+        proto = onnx.load(str(onnx_tmp))
+        inputs, outputs = _io_entries(proto, max_batch)
+        export_result: Any = res
+        writes: list[tuple[Path, bytes]] = []
+        if format == "onnx":
+            platform = "onnxruntime_onnx"
+            writes.append((model_path, onnx_tmp.read_bytes()))
+            instance_kind = None
+        else:
+            from .tensorrt import read_engine, to_tensorrt, validate_engine
+
+            platform = "tensorrt_plan"
+            engine_tmp = Path(tmp) / "model.engine"
+            batch = (1, max(1, max_batch // 2), max(1, max_batch)) if max_batch > 0 else None
+            export_result = to_tensorrt(onnx_tmp, engine_tmp, precision=dtype, batch=batch, size=size,
+                                        profiles=profiles, timing_cache=timing_cache, validate=False)
+            if validate:
+                export_result.validation = validate_engine(engine_tmp, model, tolerance=tolerance)
+            header, plan = read_engine(engine_tmp)
+            writes.append((model_path, plan))  # Triton wants the raw plan; the key goes next to the config
+            writes.append((model_dir / "ganzoo_engine.json", (json.dumps(header, indent=2) + "\n").encode()))
+            instance_kind = "KIND_GPU"
+    prefs = list(preferred_batch_sizes) if preferred_batch_sizes else sorted({b for b in (max_batch // 2, max_batch) if b > 0})
+    text = render_config(name, platform, max_batch, inputs, outputs, preferred_batch_sizes=prefs,
+                         max_queue_delay_us=max_queue_delay_us, instance_kind=instance_kind)
+    try:
+        parsed = parse_config(text)
+        if parsed.name != name or len(parsed.input) != len(inputs):
+            raise ExportError(f"config.pbtxt round trip lost fields: {parsed}")
+    except ImportError:
+        logger.debug("tritonclient not installed: config.pbtxt not parsed back")
+    meta = {"model": model_label(model), "format": format, "dtype": dtype,
+            "inputs": [s.to_dict() for s in cfg.inputs], "outputs": [s.to_dict() for s in cfg.outputs],
+            "export": res.to_dict()}
+    meta["export"]["path"] = str(model_path)
+    writes += [(config_path, text.encode()),
+               (model_dir / "ganzoo.json", (json.dumps(meta, indent=2, default=str) + "\n").encode())]
+    done: list[Path] = []
+    try:
+        for p, data in writes:
+            atomic_write(p, data)
+            done.append(p)
+    except BaseException:
+        for p in done:
+            p.unlink(missing_ok=True)
+        raise
+    logger.info("wrote Triton model %s (%s) to %s", name, platform, model_dir)
+    return TritonRepoResult(repo, model_dir, config_path, model_path, name, max_batch, export_result)
+
+
+def remove_model(repo_dir: str | os.PathLike, model_name: str) -> None:
+    """Delete ``<repo>/<model_name>`` (helper for tests and re-exports)."""
+    d = Path(repo_dir) / model_name
+    if d.is_dir():
+        shutil.rmtree(d)

@@ -1,0 +1,153 @@
+#!/usr/bin/env python
+"""Export time and ONNX Runtime (CPU) vs PyTorch eager (CPU) latency / throughput for every generator.
+
+    python tools/bench_export.py                          # all models, batch 1 and 8, plus the SRResNet check
+    python tools/bench_export.py --models "sr*" --batches 1 8 --json bench_export.json
+    python tools/bench_export.py --sr-only                # only SRResNet x4, 128x128 LR, batch 1
+
+Both backends get the same number of threads (``--threads``, default torch's) and the same random inputs;
+eager and ORT runs alternate (so load from other processes hits both alike) and each timing is the median of at
+least ``--min-runs`` runs after a warm-up, bounded by ``--budget`` seconds per (model, batch). Models are exported with random weights (published weights do not change timings).
+Fully convolutional models run at ``--size`` (LR size for super-resolution), fixed-size ones at their size.
+The last section compares SRResNet x4 at 128x128 batch 1, where the target is ORT >= 1.5x eager throughput.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+import ganzoo
+from ganzoo.export import to_onnx
+from ganzoo.export._common import sample, spatial_symbols
+
+
+def _time_pair(a: Callable[[], Any], b: Callable[[], Any], min_runs: int, budget: float) -> tuple[list[float], list[float]]:
+    """Time ``a`` and ``b`` interleaved (a, b, a, b, ...) after one warm-up each, so that load from other
+    processes on a shared machine hits both alike. At least ``min_runs`` pairs, then until ``budget`` seconds."""
+    a()
+    b()  # warm-up: ORT allocates its arena, oneDNN picks its kernels
+    ta: list[float] = []
+    tb: list[float] = []
+    start = time.perf_counter()
+    while len(ta) < min_runs or (time.perf_counter() - start < budget and len(ta) < 50):
+        for fn, acc in ((a, ta), (b, tb)):
+            t0 = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t0)
+    return ta, tb
+
+
+def _session(path: Path, threads: int):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    # ORT's pool threads spin after each run by default; interleaved with PyTorch that would steal its cores
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+
+
+def bench_model(name: str, batches: list[int], size: tuple[int, int] | None, threads: int, min_runs: int,
+                budget: float, tmp: Path) -> dict[str, Any]:
+    info = ganzoo.model_info(name)
+    full = f"{info.name}.{info.tag}"
+    torch.manual_seed(0)
+    model = ganzoo.create(full).eval()
+    cfg = model.pretrained_cfg
+    dyn = bool(spatial_symbols(cfg.inputs)) and cfg.dynamic_spatial
+    run_size = tuple(size) if dyn and size else None
+    t0 = time.perf_counter()
+    res = to_onnx(model, tmp / f"{name}.onnx", validate=False, size=run_size)
+    export_s = time.perf_counter() - t0
+    sess = _session(res.path, threads)
+    names = [i.name for i in sess.get_inputs()]
+    rows = []
+    for b in batches:
+        xs = sample(model, b, run_size, seed=b)
+        feed = {n: x.numpy() for n, x in zip(names, xs)}
+        with torch.inference_mode():
+            eager, ort_t = _time_pair(lambda: model.generator(*xs), lambda: sess.run(None, feed), min_runs, budget)
+        e, o = statistics.median(eager), statistics.median(ort_t)
+        rows.append({"batch": b, "size": run_size, "eager_ms": e * 1e3, "ort_ms": o * 1e3,
+                     "eager_min_ms": min(eager) * 1e3, "ort_min_ms": min(ort_t) * 1e3,
+                     "eager_per_s": b / e, "ort_per_s": b / o, "speedup": e / o, "runs": len(eager)})
+    return {"model": full, "export_s": export_s, "onnx_mb": res.size_bytes / 2**20, "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="*", default=["*"], help="fnmatch patterns (default: all)")
+    p.add_argument("--batches", nargs="*", type=int, default=[1, 8])
+    p.add_argument("--size", default="32x32", help="HxW for fully convolutional models (default 32x32)")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--min-runs", type=int, default=3)
+    p.add_argument("--budget", type=float, default=4.0, help="seconds per (model, batch), both backends")
+    p.add_argument("--sr-only", action="store_true", help="only the SRResNet x4 128x128 batch 1 comparison")
+    p.add_argument("--no-sr", action="store_true", help="skip the SRResNet x4 128x128 comparison")
+    p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(args.threads)
+    size = tuple(int(v) for v in args.size.lower().split("x"))
+
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(width=None if sys.stdout.isatty() else 132)
+    out: dict[str, Any] = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+                           "torch": torch.__version__, "threads": args.threads, "machine": platform.processor()
+                           or platform.machine(), "models": [], "srresnet_x4_128": None}
+    import onnxruntime
+
+    out["onnxruntime"] = onnxruntime.__version__
+    with tempfile.TemporaryDirectory(prefix="ganzoo-bench-") as tmp_s:
+        tmp = Path(tmp_s)
+        if not args.sr_only:
+            table = Table(title=f"ONNX Runtime {onnxruntime.__version__} vs PyTorch {torch.__version__} eager, CPU, "
+                                f"{args.threads} threads (median)")
+            for col in ("model", "export s", "batch", "size", "eager ms", "ORT ms", "eager img/s", "ORT img/s",
+                        "ORT / eager"):
+                table.add_column(col, justify="left" if col in ("model", "size") else "right", no_wrap=True)
+            for name in ganzoo.list_models(args.models):
+                try:
+                    r = bench_model(name, args.batches, size, args.threads, args.min_runs, args.budget, tmp)
+                except Exception as e:  # keep benchmarking the others; say what failed
+                    con.print(f"[red]{name}: {type(e).__name__}: {e}[/red]")
+                    continue
+                out["models"].append(r)
+                for k, row in enumerate(r["rows"]):
+                    table.add_row(r["model"] if k == 0 else "", f"{r['export_s']:.1f}" if k == 0 else "",
+                                  str(row["batch"]), "x".join(map(str, row["size"])) if row["size"] else "fixed",
+                                  f"{row['eager_ms']:.1f}", f"{row['ort_ms']:.1f}", f"{row['eager_per_s']:.1f}",
+                                  f"{row['ort_per_s']:.1f}", f"{row['speedup']:.2f}x")
+            con.print(table)
+        if not args.no_sr and "srresnet" in ganzoo.list_models():
+            r = bench_model("srresnet", [1], (128, 128), args.threads, args.min_runs, max(args.budget, 5.0), tmp)
+            row = r["rows"][0]
+            out["srresnet_x4_128"] = {**row, "export_s": r["export_s"], "target": 1.5, "met": row["speedup"] >= 1.5}
+            verdict = "[green]met[/green]" if row["speedup"] >= 1.5 else "[red]NOT met[/red]"
+            con.print(f"SRResNet x4, 128x128 -> 512x512, batch 1: eager {row['eager_ms']:.0f} ms "
+                      f"({row['eager_per_s']:.2f} img/s), ORT {row['ort_ms']:.0f} ms ({row['ort_per_s']:.2f} img/s): "
+                      f"ORT / eager = {row['speedup']:.2f}x (target >= 1.5x: {verdict})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2, default=lambda o: list(o) if isinstance(o, tuple) else str(o)) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    sys.exit(main())
