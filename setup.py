@@ -51,7 +51,7 @@ setup(
         "triton": ["triton>=3.1,<3.10"],
         "train": ["mlxtend>=0.23", "scikit-learn>=1.3"],
         "bench": ["matplotlib>=3.7", "onnxruntime>=1.18"],
-        "test": ["pytest>=7", "pytest-timeout>=2", "mlxtend>=0.23", "scikit-learn>=1.3", "onnx>=1.16",
+        "test": ["pytest>=7", "pytest-timeout>=2", "mlxtend>=0.23", "scikit-learn>=1.3", "onnx>=1.16", "onnxslim>=0.1",
                  "onnxruntime>=1.18", "onnxscript>=0.1", "matplotlib>=3.7", "tritonclient[http]>=2.40"],
     },
     entry_points={"console_scripts": ["ganzoo=ganzoo.cli:main"]},

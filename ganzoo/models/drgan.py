@@ -411,7 +411,7 @@ def _cfg(multi: bool = False, **kwargs) -> PretrainedCfg:
                        description=f"target pose class in [0, {np_}) (a float one-hot (B, {np_}) also works)"),
             TensorSpec("z", ("B", nz), (-1.0, 1.0), description="noise, U(-1, 1)"),
         ),
-        outputs=(TensorSpec("image", ("B", nc, IMAGE_SIZE, IMAGE_SIZE), (-1.0, 1.0),
+        outputs=(TensorSpec("generated", ("B", nc, IMAGE_SIZE, IMAGE_SIZE), (-1.0, 1.0),
                             description="the input identity rendered at the target pose"),),
         latent_dim=nz, image_size=(IMAGE_SIZE, IMAGE_SIZE), min_size=IMAGE_SIZE, half_precision=True,
         paper=PAPER, paper_url=PAPER_URL, citation=CITATION, **kwargs,

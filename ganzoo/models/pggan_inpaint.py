@@ -393,7 +393,7 @@ def _cfg(**kwargs) -> PretrainedCfg:
             TensorSpec("image", ("B", 3, "H", "W"), (-1.0, 1.0), description="masked image, hole filled with 0"),
             TensorSpec("mask", ("B", 1, "H", "W"), (0.0, 1.0), description="binary mask, 1 = known pixel, 0 = hole"),
         ),
-        outputs=(TensorSpec("image", ("B", 3, "H", "W"), (-1.0, 1.0),
+        outputs=(TensorSpec("inpainted", ("B", 3, "H", "W"), (-1.0, 1.0),
                             description="inpainted image: known pixels copied from the input, hole generated"),),
         latent_dim=None, image_size=(256, 256), min_size=32, size_multiple=4, dynamic_spatial=True,
         half_precision=True, min_opset=17, paper=PAPER, paper_url="https://arxiv.org/abs/1803.07422",
