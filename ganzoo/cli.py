@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("train", help="run a training recipe (python -m ganzoo.train.dcgan --help)",
+    s = sub.add_parser("train", help="run the DCGAN training recipe (ganzoo train --help lists its options)",
                        add_help=False)
     s.add_argument("rest", nargs=argparse.REMAINDER)
     s.set_defaults(func=cmd_train)
@@ -231,7 +231,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from ganzoo.errors import GanzooError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `train` hands every argument after it, in order, to the recipe's own parser (argparse.REMAINDER alone
+    # mis-parses leading options such as --model); anything unknown is refused for the other commands.
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "train":
+        args.rest = argv[argv.index("train") + 1:]
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -74,3 +74,22 @@ def test_torch_hub_load_from_the_repo(monkeypatch):
     assert m.pretrained_cfg.name == "dcgan.mnist"
     with torch.no_grad():
         assert m.sample(2).shape == (2, 1, 64, 64)
+
+
+def test_train_passes_its_options_to_the_recipe(tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    assert main(["train", "--model", "dcgan_32", "--steps", "2", "--batch-size", "8", "--out", str(out)]) == 0
+    assert json.loads((out / "recipe.json").read_text())["model"] == "dcgan_32"
+    assert (out / "model.safetensors").is_file() and (out / "samples_00002.png").is_file()
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 2
+
+
+def test_unknown_options_are_refused_outside_train(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["list", "--bogus"])
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
