@@ -110,29 +110,40 @@ def load(
     full = cfg.name
     if pretrained is False:
         return _finish(create(full), device, dtype)
-    from .hub.resolve import resolve_repo, resolve_spec
+    from .hub.resolve import resolve_spec
 
     if pretrained is not True:
         spec = os.fspath(pretrained)
-        res = resolve_spec(spec, cache_dir=cache_dir, local_files_only=local_files_only) \
-            if spec.startswith("hf-hub:") else resolve_spec(spec)
+        res = resolve_spec(spec, cache_dir=cache_dir, local_files_only=local_files_only)
         if res.config is not None:
             return _from_resolved(res, device=device, dtype=dtype, verify=verify, allow_pickle=allow_pickle)
         model = create(full)
         _load_weights(model, res.weights, expected_sha256=None, verify=False, allow_pickle=allow_pickle,
                       what=str(res.weights))
         return _finish(model, device, dtype)
+    res, pinned = _resolve_published(cfg, revision=revision, source=source, cache_dir=cache_dir,
+                                     local_files_only=local_files_only, verify=verify)
+    return _from_resolved(res, device=device, dtype=dtype, verify=verify, allow_pickle=allow_pickle,
+                          registry_cfg=cfg, registry_sha=cfg.sha256 if pinned else None)
+
+
+def _resolve_published(cfg: PretrainedCfg, *, revision: str | None, source: str, cache_dir: PathLike | None,
+                       local_files_only: bool, verify: bool):
+    """Resolve a tag's published weights; returns ``(Resolved, pinned)``. ``pinned``: the revision is the registry's
+    own, so the registry's sha256 applies (other revisions are checked against their own config.json)."""
+    from .hub.resolve import resolve_repo
+
     if not cfg.has_weights:
         raise NoPretrainedWeightsError(
-            f"no weights are published for {full} yet. Use ganzoo.create({full!r}) or pretrained=False for random "
-            f"weights, or pass pretrained=PATH to load your own (a save_pretrained folder or a .safetensors file)."
+            f"no weights are published for {cfg.name} yet. Use ganzoo.create({cfg.name!r}) or pretrained=False for "
+            f"random weights, or pass pretrained=PATH to load your own (a save_pretrained folder or a .safetensors "
+            f"file)."
         )
     pinned = revision is None or revision == cfg.revision
     res = resolve_repo(cfg.hub_id, revision=revision or cfg.revision, filename=cfg.filename, source=source,
                        cache_dir=cache_dir, local_files_only=local_files_only,
                        sha256=cfg.sha256 if (verify and pinned) else None)
-    return _from_resolved(res, device=device, dtype=dtype, verify=verify, allow_pickle=allow_pickle,
-                          registry_cfg=cfg, registry_sha=cfg.sha256 if pinned else None)
+    return res, pinned
 
 
 def _from_resolved(res, *, device, dtype, verify: bool, allow_pickle: bool = False,
@@ -177,11 +188,7 @@ def from_pretrained(
     """
     from .hub.resolve import resolve_spec
 
-    spec = os.fspath(source)
-    if spec.startswith("hf-hub:"):
-        res = resolve_spec(spec, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
-    else:
-        res = resolve_spec(spec)
+    res = resolve_spec(os.fspath(source), revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
     return _from_resolved(res, device=device, dtype=dtype, verify=verify)
 
 
@@ -231,15 +238,10 @@ def download(name: str, *, revision: str | None = None, source: str = "auto", ca
              local_files_only: bool = False) -> Path:
     """Fetch and verify a tag's files; returns the local folder holding them."""
     from .hub.io import verify_sha256
-    from .hub.resolve import resolve_repo
 
     cfg = resolve_pretrained_cfg(name)
-    if not cfg.has_weights:
-        raise NoPretrainedWeightsError(f"no weights are published for {cfg.name}")
-    pinned = revision is None or revision == cfg.revision
-    res = resolve_repo(cfg.hub_id, revision=revision or cfg.revision, filename=cfg.filename, source=source,
-                       cache_dir=cache_dir, local_files_only=local_files_only,
-                       sha256=cfg.sha256 if pinned else None)
-    if pinned:
+    res, pinned = _resolve_published(cfg, revision=revision, source=source, cache_dir=cache_dir,
+                                     local_files_only=local_files_only, verify=True)
+    if pinned:  # the embedded copy is not checked by the downloader
         verify_sha256(res.weights, cfg.sha256, what=cfg.name)
     return res.folder

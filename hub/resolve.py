@@ -113,7 +113,8 @@ def resolve_repo(repo_id: str, *, revision: str | None = None, filename: str = W
 
 
 def resolve_spec(spec: str, **kwargs: Any) -> Resolved:
-    """``hf-hub:org/name[@rev]`` -> remote; anything else is a local path."""
+    """``hf-hub:org/name[@rev]`` -> remote (``kwargs`` go to :func:`resolve_repo`); anything else is a local path,
+    for which the remote-only ``kwargs`` do not apply."""
     if spec.startswith("hf-hub:"):
         repo_id, rev = parse_hub_spec(spec)
         given = kwargs.get("revision")
