@@ -20,6 +20,7 @@ from .errors import (
     InvalidExportPathError,
     NonFiniteOutputError,
     NotAGanzooModelError,
+    RewriteError,
     ShapeMismatchError,
     ToleranceExceededError,
     UnsupportedOperatorError,
@@ -46,6 +47,8 @@ _LAZY = {
     "EngineKey": "tensorrt",
     "validate_engine": "tensorrt",
     "to_triton_repo": "triton",
+    "optimize_for_inference": "rewrite",
+    "Rewrite": "rewrite",
     "parse_triton_config": ("triton", "parse_config"),
 }
 
@@ -61,6 +64,8 @@ __all__ = [
     "InvalidExportPathError",
     "NonFiniteOutputError",
     "NotAGanzooModelError",
+    "Rewrite",
+    "RewriteError",
     "ShapeMismatchError",
     "TENSORRT_SUPPORTED_OPS",
     "Tolerance",
@@ -74,6 +79,7 @@ __all__ = [
     "get_tolerance",
     "list_op_types",
     "op_counts",
+    "optimize_for_inference",
     "parse_triton_config",
     "supported_opsets",
     "to_onnx",
@@ -86,6 +92,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from .onnx_export import ExportResult, supported_opsets, to_onnx
     from .ops import TENSORRT_SUPPORTED_OPS, check_operators, depth_to_space_nodes, list_op_types, op_counts
+    from .rewrite import Rewrite, optimize_for_inference
     from .tensorrt import EngineKey, EngineRunner, to_tensorrt, validate_engine
     from .tolerances import Tolerance, get_tolerance
     from .triton import parse_config as parse_triton_config

@@ -64,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--static-spatial", action="store_true", help="fix H/W at --size instead of keeping them dynamic")
     parser.add_argument("--no-validate", action="store_true", help="skip the numerical check against PyTorch")
     parser.add_argument("--simplify", action="store_true", help="simplify the ONNX graph with onnxslim")
+    parser.add_argument("--no-optimize", action="store_true",
+                        help="export the module as written, without the exact inference rewrites")
     parser.add_argument("--discriminator", action="store_true", help="export the discriminator instead")
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--random-weights", action="store_true", help="export with random weights (no download)")
@@ -94,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_onnx(args: argparse.Namespace, dtype: str, size: Any) -> int:
     from .onnx_export import to_onnx
+    from .rewrite import summarize
 
     if size is not None and len(size) != 1:
         raise ValueError(f"--size takes one HxW for ONNX export, got {len(size)} sizes")
@@ -110,11 +113,12 @@ def _run_onnx(args: argparse.Namespace, dtype: str, size: Any) -> int:
         kwargs["dynamic_spatial"] = False
     res = to_onnx(args.name, args.output, opset=args.opset, dtype=dtype, discriminator=args.discriminator,
                   simplify=args.simplify, validate=not args.no_validate, pretrained=_pretrained(args),
-                  force=args.force, seed=args.seed, **kwargs)
+                  force=args.force, seed=args.seed, optimize=not args.no_optimize, **kwargs)
     _print_result(args, res.to_dict(), res.validation, f"wrote {res.path} ({res.size_bytes / 2**20:.1f} MiB, "
                   f"opset {res.opset}, {res.dtype}, {res.timing['total_s']:.1f} s)",
                   {"inputs": ", ".join(res.input_names), "outputs": ", ".join(res.output_names),
-                   "dynamic axes": json.dumps(res.dynamic_axes)})
+                   "dynamic axes": json.dumps(res.dynamic_axes),
+                   "rewrites": summarize(res.rewrites)})
     return 0
 
 
@@ -129,7 +133,8 @@ def _run_tensorrt(args: argparse.Namespace, dtype: str, size: Any) -> int:
 
     res = to_tensorrt(args.name, args.output, precision=dtype, batch=args.batch, size=_trt_size(size),
                       timing_cache=args.timing_cache, workspace=args.workspace * 2**20 if args.workspace else None,
-                      opset=args.opset, pretrained=_pretrained(args), validate=not args.no_validate)
+                      opset=args.opset, pretrained=_pretrained(args), validate=not args.no_validate,
+                      optimize=not args.no_optimize)
     d = {"path": str(res.path), "cached": res.cached, "key": res.key.to_dict(), "digest": res.key.digest,
          "timing": res.timing, "validation": res.validation.to_dict() if res.validation else None}
     _print_result(args, d, res.validation, f"{'reused' if res.cached else 'built'} {res.path} ({dtype}, key "
@@ -147,7 +152,8 @@ def _run_triton(args: argparse.Namespace, dtype: str, size: Any) -> int:
                          model_name=args.model_name, dtype=dtype, opset=args.opset, pretrained=_pretrained(args),
                          validate=not args.no_validate, simplify=args.simplify, size=tsize,
                          preferred_batch_sizes=prefs, timing_cache=args.timing_cache, force=args.force,
-                         dynamic_spatial=False if args.static_spatial else None, overwrite=True)
+                         dynamic_spatial=False if args.static_spatial else None, overwrite=True,
+                         optimize=not args.no_optimize)
     report = getattr(res.export, "validation", None)
     d = {"model_dir": str(res.model_dir), "config": str(res.config_path), "model_file": str(res.model_path),
          "max_batch_size": res.max_batch_size, "validation": report.to_dict() if report else None}

@@ -22,6 +22,7 @@ __all__ = [
     "UnsupportedOperatorError",
     "BackendUnavailableError",
     "EngineMismatchError",
+    "RewriteError",
 ]
 
 
@@ -112,3 +113,15 @@ class EngineMismatchError(ExportError):
     def __init__(self, message: str, mismatches: dict[str, tuple[Any, Any]] | None = None):
         super().__init__(message)
         self.mismatches = dict(mismatches or {})
+
+
+class RewriteError(ExportError):
+    """An inference rewrite (:mod:`ganzoo.export.rewrite`) whose module does not compute what the original did.
+
+    ``max_abs_err`` is the largest difference found (in float64) and ``passes`` the rewrites that were applied.
+    """
+
+    def __init__(self, message: str, *, max_abs_err: float = float("nan"), passes: Sequence[str] = ()):
+        super().__init__(message)
+        self.max_abs_err = max_abs_err
+        self.passes = tuple(passes)

@@ -1,12 +1,13 @@
 """``to_onnx``: a ganzoo generator (or discriminator) to a validated ONNX file.
 
-The graph comes from the torch.export-based exporter (``torch.onnx.export(..., dynamo=True)``) with
-``dynamic_shapes`` built from the model's TensorSpecs: batch ``B`` and, for fully convolutional models, the
-spatial symbols (``H``, ``W``), as multiples of ``size_multiple`` where the config declares one. After export
-the graph's inputs and outputs are checked to really carry symbolic dims where asked (shapes silently baked
-into a graph are a known exporter pitfall), renamed to the spec's symbols (``B``, ``H``, ``H*4``), stamped with
-ganzoo metadata, checked with ``onnx.checker``, optionally simplified with onnxslim, validated against PyTorch
-with ONNX Runtime, and only then written (temporary file + rename).
+The graph comes from the torch.export-based exporter (``torch.onnx.export(..., dynamo=True)``), run on a copy of
+the module with the exact inference rewrites of :mod:`ganzoo.export.rewrite` applied (``optimize=True``, checked
+in float64 on the export inputs), with ``dynamic_shapes`` built from the model's TensorSpecs: batch ``B`` and,
+for fully convolutional models, the spatial symbols (``H``, ``W``), as multiples of ``size_multiple`` where the
+config declares one. After export the graph's inputs and outputs are checked to really carry symbolic dims where
+asked (shapes silently baked into a graph are a known exporter pitfall), renamed to the spec's symbols (``B``,
+``H``, ``H*4``), stamped with ganzoo metadata, checked with ``onnx.checker``, optionally simplified with onnxslim,
+validated against the original PyTorch model with ONNX Runtime, and only then written (temporary file + rename).
 """
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ class ExportResult:
     sha256: str = ""
     size_bytes: int = 0
     trace_size: tuple[int, ...] | None = None
+    rewrites: tuple[Any, ...] = ()  # the applied ganzoo.export.rewrite.Rewrite records
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,7 +84,7 @@ class ExportResult:
             "dynamic_axes": {k: {str(i): v for i, v in d.items()} for k, d in self.dynamic_axes.items()},
             "validation": self.validation.to_dict() if self.validation else None, "timing": self.timing,
             "simplified": self.simplified, "op_types": list(self.op_types), "fp32_layers": list(self.fp32_layers),
-            "sha256": self.sha256, "size_bytes": self.size_bytes,
+            "sha256": self.sha256, "size_bytes": self.size_bytes, "rewrites": [r.to_dict() for r in self.rewrites],
         }
 
 
@@ -227,7 +229,7 @@ def _fix_io_dims(proto: Any, in_specs: Sequence[Any], out_specs: Sequence[Any] |
 
 def _metadata(model: Any, component: str, dtype: str, opset: int, in_specs: Sequence[Any],
               out_specs: Sequence[Any] | None, output_names: Sequence[str], fp32_layers: Sequence[str],
-              keep_io_types: bool) -> dict[str, str]:
+              keep_io_types: bool, rewrites: Sequence[Any] = ()) -> dict[str, str]:
     import ganzoo
 
     cfg = model.pretrained_cfg
@@ -253,6 +255,7 @@ def _metadata(model: Any, component: str, dtype: str, opset: int, in_specs: Sequ
         "ganzoo.outputs": json.dumps(outs),
         "ganzoo.value_ranges": json.dumps(ranges),
         "ganzoo.fp32_layers": json.dumps(list(fp32_layers)),
+        "ganzoo.rewrites": json.dumps([r.to_dict() for r in rewrites]),
         "ganzoo.license": cfg.license or "",
         "ganzoo.paper_url": cfg.paper_url or "",
     }
@@ -270,10 +273,14 @@ def export_onnx_proto(
     size: Sequence[int] | None = None,
     batch_range: tuple[int, int] = (1, MAX_BATCH),
     static_batch: int = 1,
+    optimize: bool = True,
 ) -> tuple[Any, dict[str, Any]]:
     """Trace and convert to an in-memory ``onnx.ModelProto`` (no validation, nothing written).
 
-    Returns (proto, info) with info keys: input_names, output_names, dynamic_axes, fp32_layers, trace_size.
+    optimize: export a copy with the exact rewrites of :func:`ganzoo.export.rewrite.optimize_for_inference`
+        (checked against the original in float64 on the trace inputs; RewriteError if they disagree).
+    Returns (proto, info) with info keys: input_names, output_names, dynamic_axes, fp32_layers, trace_size,
+    rewrites (the applied :class:`~ganzoo.export.rewrite.Rewrite` records).
     """
     import onnx
 
@@ -307,6 +314,11 @@ def export_onnx_proto(
         raise ExportError(f"{label}: sample_inputs gave {len(xs)} tensors, the spec declares {len(in_specs)} inputs")
     shapes, axes = _dynamic_shapes(in_specs, dynamic_batch, dynamic_spatial, cfg, batch_range)
 
+    rewrites: list[Any] = []
+    if optimize:
+        from .rewrite import optimize_for_inference
+
+        component, rewrites = optimize_for_inference(component, example_inputs=xs)
     fp32_layers: list[str] = []
     module: nn.Module = _Component(component, output_names)
     if dtype == "fp16":
@@ -346,7 +358,7 @@ def export_onnx_proto(
     all_axes = _fix_io_dims(proto, in_specs, out_specs, axes, label)
     info = {"input_names": tuple(input_names), "output_names": tuple(output_names), "dynamic_axes": all_axes,
             "fp32_layers": tuple(fp32_layers), "trace_size": tuple(size) if size is not None else None,
-            "in_specs": in_specs, "out_specs": out_specs}
+            "in_specs": in_specs, "out_specs": out_specs, "rewrites": tuple(rewrites)}
     return proto, info
 
 
@@ -418,6 +430,7 @@ def to_onnx(
     validation_sizes: Sequence[Sequence[int]] | None = None,
     seed: int | None = None,
     overwrite: bool = True,
+    optimize: bool = True,
 ) -> ExportResult:
     """Export a ganzoo generator (or its discriminator) to ONNX, validate it, and write it atomically.
 
@@ -436,10 +449,14 @@ def to_onnx(
     validate: compare with PyTorch in ONNX Runtime at ``validation_batches`` and, for dynamic H/W, two sizes
         (``validation_sizes``); tolerance defaults per family and dtype (:mod:`ganzoo.export.tolerances`).
     size: spatial size to trace at (e.g. ``(64, 64)``) and, for a static graph, its fixed size.
+    optimize: apply the exact inference rewrites of :mod:`ganzoo.export.rewrite` before export (shared PReLU as
+        LeakyRelu, which runtimes fuse into the conv; a small output conv after PixelShuffle moved before it with
+        its output pixels packed into channels). The graph is still validated against the original model.
 
     Raises NotAGanzooModelError, InvalidExportPathError, UnsupportedOpsetError, HalfPrecisionNotSupportedError
-    before any heavy work; ExportError when tracing fails; ShapeMismatchError, NonFiniteOutputError,
-    ToleranceExceededError when validation fails. In every failure case no file is written.
+    before any heavy work; ExportError when tracing fails (RewriteError when a rewrite does not reproduce the
+    original); ShapeMismatchError, NonFiniteOutputError, ToleranceExceededError when validation fails. In every
+    failure case no file is written.
     """
     import onnx
 
@@ -471,11 +488,11 @@ def to_onnx(
     t0 = time.perf_counter()
     proto, info = export_onnx_proto(model, opset=opset, dynamic_batch=dynamic_batch, dynamic_spatial=dynamic_spatial,
                                     dtype=dtype, discriminator=discriminator, keep_io_types=keep_io_types, size=size,
-                                    batch_range=batch_range, static_batch=batch)
+                                    batch_range=batch_range, static_batch=batch, optimize=optimize)
     timing["export_s"] = time.perf_counter() - t0
     component = "discriminator" if discriminator else "generator"
     meta = _metadata(model, component, dtype, opset, info["in_specs"], info["out_specs"], info["output_names"],
-                     info["fp32_layers"], keep_io_types)
+                     info["fp32_layers"], keep_io_types, info["rewrites"])
     if simplify:
         t0 = time.perf_counter()
         proto = _simplify(proto, label)
@@ -506,7 +523,8 @@ def to_onnx(
         input_names=info["input_names"], output_names=info["output_names"], dynamic_axes=info["dynamic_axes"],
         validation=report, timing=timing, simplified=simplify,
         op_types=tuple(sorted({n.op_type for n in proto.graph.node})), fp32_layers=info["fp32_layers"],
-        sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data), trace_size=info["trace_size"])
+        sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data), trace_size=info["trace_size"],
+        rewrites=tuple(info["rewrites"]))
     logger.info("exported %s %s to %s (opset %d, %s, %.1f s)", label, component, out_path, opset, dtype,
                 timing["total_s"])
     return result

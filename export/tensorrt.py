@@ -460,6 +460,7 @@ def to_tensorrt(
     tf32: bool = False,
     fp32_norms: bool = True,
     device: int = 0,
+    optimize: bool = True,
 ) -> EngineResult:
     """Build a TensorRT engine file (header + plan, see module doc) from an ONNX file or a ganzoo model/name.
 
@@ -471,7 +472,8 @@ def to_tensorrt(
     workspace: builder workspace limit in bytes (TensorRT's default otherwise).
     rebuild: ignore a cached engine at ``engine_path`` whose key matches.
     validate: compare the engine with PyTorch (CUDA, eval mode) at the profile's min, opt and max shapes.
-    Models/names are first exported to ONNX (fp32, validated on CPU) in a temporary folder.
+    Models/names are first exported to ONNX (fp32, validated on CPU) in a temporary folder, with the exact
+    inference rewrites of :mod:`ganzoo.export.rewrite` unless ``optimize=False``.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -494,7 +496,7 @@ def to_tensorrt(
 
             model = resolve_model(onnx_path_or_model, pretrained)
             t0 = time.perf_counter()
-            res = to_onnx(model, Path(tmp) / "model.onnx", opset=opset, validate=validate)
+            res = to_onnx(model, Path(tmp) / "model.onnx", opset=opset, validate=validate, optimize=optimize)
             timing["onnx_export_s"] = time.perf_counter() - t0
             onnx_path = res.path
         shapes, meta = _onnx_input_shapes(onnx_path)

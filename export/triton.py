@@ -160,6 +160,7 @@ def to_triton_repo(
     timing_cache: Any = None,
     force: bool = False,
     overwrite: bool = False,
+    optimize: bool = True,
 ) -> TritonRepoResult:
     """Write a Triton model folder for a ganzoo generator into ``repo_dir``.
 
@@ -168,6 +169,7 @@ def to_triton_repo(
     max_batch: Triton's ``max_batch_size`` (> 0: the graph's batch dim must be dynamic; 0: no batching).
     model_name: folder/model name; default ``<arch>_<tag>``.
     overwrite: replace an existing ``<repo>/<model_name>/<version>`` model file and config.
+    optimize: export with the exact inference rewrites of :mod:`ganzoo.export.rewrite` (default on).
     """
     if format not in ("onnx", "tensorrt"):
         raise ValueError(f"format must be 'onnx' or 'tensorrt', got {format!r}")
@@ -202,7 +204,8 @@ def to_triton_repo(
         onnx_tmp = Path(tmp) / "model.onnx"
         res = to_onnx(model, onnx_tmp, opset=opset, dtype=dtype, dynamic_batch=max_batch > 0,
                       dynamic_spatial=dynamic_spatial, simplify=simplify, validate=validate, tolerance=tolerance,
-                      force=force, size=size if (size is not None and format == "onnx") else None)
+                      force=force, size=size if (size is not None and format == "onnx") else None,
+                      optimize=optimize)
         proto = onnx.load(str(onnx_tmp))
         inputs, outputs = _io_entries(proto, max_batch)
         export_result: Any = res
