@@ -318,7 +318,10 @@ def export_onnx_proto(
     if optimize:
         from .rewrite import optimize_for_inference
 
-        component, rewrites = optimize_for_inference(component, example_inputs=xs)
+        # checked in float64 (slow: no oneDNN), so on one small input; the rewrites are local, size does not matter
+        check_size = pick_sizes(cfg, len(symbols))[1][0] if (symbols and dynamic_spatial) else size
+        check_xs = component_inputs(model, 1, check_size, 1, discriminator)
+        component, rewrites = optimize_for_inference(component, example_inputs=check_xs)
     fp32_layers: list[str] = []
     module: nn.Module = _Component(component, output_names)
     if dtype == "fp16":
