@@ -134,7 +134,7 @@ def _run_tensorrt(args: argparse.Namespace, dtype: str, size: Any) -> int:
     res = to_tensorrt(args.name, args.output, precision=dtype, batch=args.batch, size=_trt_size(size),
                       timing_cache=args.timing_cache, workspace=args.workspace * 2**20 if args.workspace else None,
                       opset=args.opset, pretrained=_pretrained(args), validate=not args.no_validate,
-                      optimize=not args.no_optimize)
+                      optimize=not args.no_optimize, force=args.force)
     d = {"path": str(res.path), "cached": res.cached, "key": res.key.to_dict(), "digest": res.key.digest,
          "timing": res.timing, "validation": res.validation.to_dict() if res.validation else None}
     _print_result(args, d, res.validation, f"{'reused' if res.cached else 'built'} {res.path} ({dtype}, key "

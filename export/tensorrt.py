@@ -13,6 +13,13 @@ engine only when its key matches, and rebuilds it otherwise.
 
 The header logic is pure Python (tested without TensorRT). Building and running need the ``tensorrt`` package
 and a CUDA GPU; without them the functions raise BackendUnavailableError saying which is missing.
+
+Precision. TensorRT 11 removed weak typing (``BuilderFlag.FP16`` and the per-layer precision hints): every
+network is strongly typed, so an engine computes in the types of its ONNX graph. ganzoo therefore builds fp16
+engines from its fp16 ONNX export (half weights and activations, normalisation layers kept fp32 behind casts,
+fp32 I/O), with the ``STRONGLY_TYPED`` network flag wherever it exists (TensorRT >= 9; ignored by 11). Only for a
+user's fp32 ONNX file and ``precision="fp16"`` on a TensorRT that still has weak typing (< 11) does it fall back to
+``BuilderFlag.FP16`` with normalisation layers pinned to fp32.
 """
 from __future__ import annotations
 
@@ -461,11 +468,15 @@ def to_tensorrt(
     fp32_norms: bool = True,
     device: int = 0,
     optimize: bool = True,
+    force: bool = False,
 ) -> EngineResult:
     """Build a TensorRT engine file (header + plan, see module doc) from an ONNX file or a ganzoo model/name.
 
-    precision: "fp32" (TF32 off unless ``tf32=True``) or "fp16" (BuilderFlag.FP16; normalisation layers pinned to
-        fp32 with ``fp32_norms``).
+    precision: "fp32" (TF32 off unless ``tf32=True``) or "fp16". From a model or name, fp16 engines are built from
+        the fp16 ONNX export (needs the model's half support, or ``force=True``), strongly typed. From an ONNX
+        file the graph's own types decide: an fp16 graph for "fp16", an fp32 graph for "fp32"; an fp32 graph with
+        "fp16" needs a TensorRT that still has weak typing (< 11: BuilderFlag.FP16, normalisation layers pinned
+        to fp32 with ``fp32_norms``), else ExportError says how to get an fp16 graph.
     profiles / batch / size: optimisation profile, see :func:`resolve_profiles`; default batch (1, 1, 8) and,
         for dynamic H/W, ``size`` is required (e.g. ``size={"H": (16, 64, 256), "W": (16, 64, 256)}``).
     timing_cache: file to load the builder's timing cache from and save it back to (speeds up rebuilds).
@@ -496,10 +507,13 @@ def to_tensorrt(
 
             model = resolve_model(onnx_path_or_model, pretrained)
             t0 = time.perf_counter()
-            res = to_onnx(model, Path(tmp) / "model.onnx", opset=opset, validate=validate, optimize=optimize)
+            # the graph carries the precision (strong typing): fp16 engines come from the fp16 export
+            res = to_onnx(model, Path(tmp) / "model.onnx", opset=opset, validate=validate, optimize=optimize,
+                          dtype=precision, force=force)
             timing["onnx_export_s"] = time.perf_counter() - t0
             onnx_path = res.path
         shapes, meta = _onnx_input_shapes(onnx_path)
+        weak_fp16 = _check_graph_precision(trt, onnx_path, meta, precision)
         prof = resolve_profiles(shapes, batch=batch, size=size, profiles=profiles)
         onnx_sha = hashlib.sha256(onnx_path.read_bytes()).hexdigest()
         key = EngineKey(compute_capability=env["compute_capability"], tensorrt_version=env["tensorrt_version"],
@@ -515,7 +529,8 @@ def to_tensorrt(
             except EngineMismatchError as e:
                 logger.info("rebuilding %s: %s", out, e)
         t0 = time.perf_counter()
-        plan, cache_blob = _build(trt, onnx_path, key, timing_cache, workspace, tf32, fp32_norms, device)
+        plan, cache_blob = _build(trt, onnx_path, key, timing_cache, workspace, tf32, fp32_norms, device,
+                                  weak_fp16=weak_fp16)
         timing["build_s"] = time.perf_counter() - t0
         extra = {"ganzoo_model": meta.get("ganzoo.model", ""), "ganzoo_tag": meta.get("ganzoo.tag", ""),
                  "onnx_metadata": meta, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -538,17 +553,69 @@ def to_tensorrt(
     return result
 
 
+def _trt_major(trt: Any) -> int:
+    return int(str(trt.__version__).split(".")[0])
+
+
+def has_weak_typing(trt: Any) -> bool:
+    """Whether this TensorRT still has the weak-typing precision flag (``BuilderFlag.FP16``; gone in 11)."""
+    return hasattr(trt.BuilderFlag, "FP16")
+
+
+def network_flags(trt: Any, strongly_typed: bool = True) -> int:
+    """``create_network`` flags: EXPLICIT_BATCH below TensorRT 10 (the only mode from 10 on), STRONGLY_TYPED where
+    the flag exists and ``strongly_typed`` (TensorRT 11 is always strongly typed and ignores it)."""
+    flags = 0
+    creation = trt.NetworkDefinitionCreationFlag
+    if _trt_major(trt) < 10:
+        flags |= 1 << int(creation.EXPLICIT_BATCH)
+    if strongly_typed and hasattr(creation, "STRONGLY_TYPED"):
+        flags |= 1 << int(creation.STRONGLY_TYPED)
+    return flags
+
+
+def graph_precision(onnx_path: str | os.PathLike, meta: Mapping[str, str] | None = None) -> str:
+    """"fp16" or "fp32": the ``ganzoo.precision`` metadata of the graph, else whether any float initializer or
+    graph input is float16."""
+    if meta and meta.get("ganzoo.precision") in PRECISIONS:
+        return meta["ganzoo.precision"]
+    import onnx
+
+    proto = onnx.load(str(onnx_path), load_external_data=False)
+    half = onnx.TensorProto.FLOAT16
+    if any(i.data_type == half for i in proto.graph.initializer) or any(
+            v.type.tensor_type.elem_type == half for v in proto.graph.input):
+        return "fp16"
+    return "fp32"
+
+
+def _check_graph_precision(trt: Any, onnx_path: Path, meta: Mapping[str, str], precision: str) -> bool:
+    """Whether the build must use weak typing (fp32 graph, fp16 engine, TensorRT < 11); raise where the graph's
+    types cannot give the asked precision."""
+    have = graph_precision(onnx_path, meta)
+    if have == precision:
+        return False
+    if have == "fp16":
+        raise ExportError(f"{onnx_path} is an fp16 graph: TensorRT builds it in the graph's types, so ask for "
+                          f"precision='fp16' (--fp16), or export an fp32 graph for an fp32 engine")
+    if has_weak_typing(trt):
+        logger.info("fp32 graph %s, fp16 engine: TensorRT %s weak typing (BuilderFlag.FP16)", onnx_path,
+                    trt.__version__)
+        return True
+    raise ExportError(
+        f"{onnx_path} is an fp32 graph and TensorRT {trt.__version__} builds every network strongly typed (no "
+        f"BuilderFlag.FP16 since TensorRT 11), so it cannot make an fp16 engine of it: pass the model name instead "
+        f"(ganzoo export NAME --format tensorrt --fp16), or an fp16 ONNX graph (ganzoo export NAME --fp16 -o x.onnx)")
+
+
 def _build(trt: Any, onnx_path: Path, key: EngineKey, timing_cache: Any, workspace: int | None, tf32: bool,
-           fp32_norms: bool, device: int) -> tuple[bytes, bytes | None]:
+           fp32_norms: bool, device: int, weak_fp16: bool = False) -> tuple[bytes, bytes | None]:
     import torch
 
     log = trt.Logger(trt.Logger.WARNING)
     with torch.cuda.device(device):
         builder = trt.Builder(log)
-        flags = 0
-        if int(str(trt.__version__).split(".")[0]) < 10:  # explicit batch is the only mode from TensorRT 10 on
-            flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
-        network = builder.create_network(flags)
+        network = builder.create_network(network_flags(trt, strongly_typed=not weak_fp16))
         parser = trt.OnnxParser(network, log)
         if not parser.parse_from_file(str(onnx_path)):
             errs = [str(parser.get_error(i).desc()) for i in range(parser.num_errors)]
@@ -556,7 +623,7 @@ def _build(trt: Any, onnx_path: Path, key: EngineKey, timing_cache: Any, workspa
         config = builder.create_builder_config()
         if workspace is not None:
             config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace))
-        if key.precision == "fp16":
+        if weak_fp16:  # TensorRT < 11 only (checked by _check_graph_precision)
             config.set_flag(trt.BuilderFlag.FP16)
             if fp32_norms:
                 pinned = 0

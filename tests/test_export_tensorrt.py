@@ -210,3 +210,157 @@ def test_build_run_validate_and_reuse_engine(tmp_path, precision):
     other = "fp32" if precision == "fp16" else "fp16"
     with pytest.raises(EngineMismatchError, match=rf"precision: engine has '{precision}', wanted '{other}'"):
         EngineRunner(res.path, precision=other)
+
+
+# ------------------------------------------------- build logic against TensorRT 10 / 11 API shapes (no GPU)
+
+
+class _Enum:
+    def __init__(self, **members):
+        self.__dict__.update(members)
+
+
+class _FakeTRT:
+    """The slice of the tensorrt module ``_build`` touches, recording what it is asked. ``major`` 10 has weak
+    typing (BuilderFlag.FP16) and the STRONGLY_TYPED network flag; 11 has neither flag (always strongly typed)."""
+
+    float32 = "float32"
+
+    def __init__(self, major: int):
+        self.__version__ = f"{major}.4.0"
+        flags = {"TF32": 7}
+        creation = {"STRONGLY_TYPED": 1} if major == 10 else {}
+        if major == 10:
+            flags.update(FP16=0, PREFER_PRECISION_CONSTRAINTS=13)
+        self.BuilderFlag = _Enum(**flags)
+        self.NetworkDefinitionCreationFlag = _Enum(EXPLICIT_BATCH=0, **creation)
+        self.MemoryPoolType = _Enum(WORKSPACE=0)
+        self.LayerType = _Enum(NORMALIZATION="norm", REDUCE="reduce")
+        self.calls: list = []
+        trt = self
+
+        class Logger:
+            WARNING = 2
+
+            def __init__(self, level):
+                pass
+
+        class Network:
+            num_layers = 0
+
+        class Parser:
+            num_errors = 0
+
+            def __init__(self, network, log):
+                pass
+
+            def parse_from_file(self, path):
+                trt.calls.append(("parse", path))
+                return True
+
+        class Profile:
+            def set_shape(self, name, mn, opt, mx):
+                trt.calls.append(("profile", name, mn, opt, mx))
+
+        class Config:
+            def set_flag(self, f):
+                trt.calls.append(("set_flag", f))
+
+            def clear_flag(self, f):
+                trt.calls.append(("clear_flag", f))
+
+            def add_optimization_profile(self, p):
+                pass
+
+            def set_memory_pool_limit(self, pool, n):
+                trt.calls.append(("workspace", n))
+
+        class Builder:
+            def __init__(self, log):
+                pass
+
+            def create_network(self, flags):
+                trt.calls.append(("create_network", flags))
+                return Network()
+
+            def create_builder_config(self):
+                return Config()
+
+            def create_optimization_profile(self):
+                return Profile()
+
+            def build_serialized_network(self, network, config):
+                return b"PLAN"
+
+        self.Logger, self.Builder, self.OnnxParser = Logger, Builder, Parser
+
+
+@pytest.fixture
+def fake_cuda_device(monkeypatch):
+    import contextlib
+
+    monkeypatch.setattr(torch.cuda, "device", lambda d: contextlib.nullcontext())
+
+
+@pytest.fixture(scope="module")
+def tiny_graphs(tmp_path_factory):
+    from ganzoo.export import to_onnx
+
+    d = tmp_path_factory.mktemp("trt-graphs")
+    torch.manual_seed(0)
+    model = ganzoo.create("dcgan_32.mnist", ngf=8, ndf=8).eval()
+    return {p: to_onnx(model, d / f"{p}.onnx", dtype=p, validate=False).path for p in ("fp32", "fp16")}
+
+
+def test_graph_precision_from_metadata_and_from_types(tiny_graphs, tmp_path):
+    import onnx
+
+    from ganzoo.export.tensorrt import graph_precision
+
+    assert graph_precision(tiny_graphs["fp32"]) == "fp32" and graph_precision(tiny_graphs["fp16"]) == "fp16"
+    for p in ("fp32", "fp16"):  # without ganzoo metadata the initializer types decide
+        proto = onnx.load(str(tiny_graphs[p]))
+        del proto.metadata_props[:]
+        onnx.save(proto, str(tmp_path / f"{p}.onnx"))
+        assert graph_precision(tmp_path / f"{p}.onnx") == p
+
+
+@pytest.mark.parametrize("major,flags", [(10, 1 << 1), (11, 0)])
+def test_network_flags(major, flags):
+    from ganzoo.export.tensorrt import network_flags
+
+    assert network_flags(_FakeTRT(major)) == flags
+    assert network_flags(_FakeTRT(major), strongly_typed=False) == 0
+
+
+@pytest.mark.parametrize("major", [10, 11])
+def test_fp16_engines_build_strongly_typed_from_the_fp16_graph(major, tiny_graphs, fake_cuda_device):
+    from ganzoo.export.tensorrt import _build, _check_graph_precision
+
+    trt = _FakeTRT(major)
+    weak = _check_graph_precision(trt, tiny_graphs["fp16"], {"ganzoo.precision": "fp16"}, "fp16")
+    assert weak is False
+    plan, cache = _build(trt, tiny_graphs["fp16"], key(profiles={"z": ((1, 100), (2, 100), (4, 100))}), None,
+                         1 << 20, False, True, 0, weak_fp16=weak)
+    assert plan == b"PLAN" and cache is None
+    assert ("create_network", 1 << 1 if major == 10 else 0) in trt.calls
+    assert not any(c[0] == "set_flag" for c in trt.calls)  # no weak-typing precision flag on either version
+    assert ("profile", "z", (1, 100), (2, 100), (4, 100)) in trt.calls and ("workspace", 1 << 20) in trt.calls
+    assert ("clear_flag", 7) in trt.calls  # TF32 off for exact fp32 parts
+
+
+def test_fp32_graph_to_fp16_engine_uses_weak_typing_only_where_it_exists(tiny_graphs, fake_cuda_device):
+    from ganzoo.export import ExportError
+    from ganzoo.export.tensorrt import _build, _check_graph_precision
+
+    trt10 = _FakeTRT(10)
+    assert _check_graph_precision(trt10, tiny_graphs["fp32"], {}, "fp16") is True
+    _build(trt10, tiny_graphs["fp32"], key(), None, None, False, True, 0, weak_fp16=True)
+    assert ("create_network", 0) in trt10.calls and ("set_flag", 0) in trt10.calls  # BuilderFlag.FP16
+    with pytest.raises(ExportError, match=r"is an fp32 graph and TensorRT 11.4.0 builds every network strongly "
+                                          r"typed .*ganzoo export NAME --format tensorrt --fp16"):
+        _check_graph_precision(_FakeTRT(11), tiny_graphs["fp32"], {}, "fp16")
+    with pytest.raises(ExportError, match=r"is an fp16 graph: TensorRT builds it in the graph's types, so ask for "
+                                          r"precision='fp16'"):
+        _check_graph_precision(_FakeTRT(11), tiny_graphs["fp16"], {}, "fp32")
+    assert _check_graph_precision(_FakeTRT(11), tiny_graphs["fp32"], {}, "fp32") is False

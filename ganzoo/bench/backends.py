@@ -577,17 +577,23 @@ class TensorRTBackend(_OnnxBackendBase):
     def prepare(self, model, inputs_spec, dtype, device) -> None:
         import tensorrt as trt
 
+        from ganzoo.export.tensorrt import graph_precision, has_weak_typing, network_flags
+
         path = self._export(model, inputs_spec, dtype, device)
+        # strongly typed (the only mode of TensorRT 11): the graph's types decide; the fp16 export is already half
+        weak_fp16 = dtype == "fp16" and graph_precision(path) != "fp16"
+        if weak_fp16 and not has_weak_typing(trt):
+            raise Unsupported(f"the ONNX graph is fp32 and TensorRT {trt.__version__} has no weak typing for fp16")
         log = trt.Logger(trt.Logger.WARNING)
         builder = trt.Builder(log)
-        network = builder.create_network(0)
+        network = builder.create_network(network_flags(trt, strongly_typed=not weak_fp16))
         parser = trt.OnnxParser(network, log)
         with open(path, "rb") as f:
             if not parser.parse(f.read()):
                 errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
                 raise Unsupported(f"TensorRT cannot parse the ONNX graph: {errs}")
         config = builder.create_builder_config()
-        if dtype == "fp16":
+        if weak_fp16:
             config.set_flag(trt.BuilderFlag.FP16)
         profile = builder.create_optimization_profile()
         for i, x in enumerate(inputs_spec):
