@@ -41,6 +41,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._common import as_tuple
+from .errors import RewriteError
+
 __all__ = ["PASSES", "PackedSubPixelConv", "Rewrite", "check_rewrite", "optimize_for_inference",
            "pack_subpixel_conv_weights", "summarize"]
 
@@ -120,16 +123,6 @@ def summarize(rewrites: Sequence[Rewrite], max_places: int = 3) -> str:
     return "\n".join(lines)
 
 
-def _outputs(x: Any) -> list[torch.Tensor]:
-    if isinstance(x, torch.Tensor):
-        return [x]
-    if isinstance(x, (tuple, list)):
-        return [t for v in x for t in _outputs(v)]
-    if isinstance(x, dict):
-        return [t for v in x.values() for t in _outputs(v)]
-    return []
-
-
 def check_rewrite(original: nn.Module, rewritten: nn.Module, inputs: Sequence[torch.Tensor],
                   applied: Sequence[Rewrite] = (), rel: float = 1e-9) -> float:
     """Run ``original`` and ``rewritten`` on ``inputs`` in float64 (copies; eval mode) and return the largest
@@ -137,14 +130,12 @@ def check_rewrite(original: nn.Module, rewritten: nn.Module, inputs: Sequence[to
     the outputs differ in number or shape. Modules that cannot run in float64 are not checked (returns nan):
     the export's validation against the original model still covers them.
     """
-    from .errors import RewriteError
-
     names = [r.name for r in applied]
     xs = [x.detach().to(torch.float64) if x.is_floating_point() else x for x in inputs]
     try:
         with torch.no_grad():
-            ref = _outputs(copy.deepcopy(original).eval().to(torch.float64)(*xs))
-            got = _outputs(copy.deepcopy(rewritten).eval().to(torch.float64)(*xs))
+            ref = as_tuple(copy.deepcopy(original).eval().to(torch.float64)(*xs))
+            got = as_tuple(copy.deepcopy(rewritten).eval().to(torch.float64)(*xs))
     except (RuntimeError, TypeError) as e:  # e.g. a forward that builds float32 constants
         logger.info("rewrite check skipped: %s does not run in float64 (%s)", type(original).__name__, e)
         return float("nan")
