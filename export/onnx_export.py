@@ -2,7 +2,7 @@
 
 The graph comes from the torch.export-based exporter (``torch.onnx.export(..., dynamo=True)``), run on a copy of
 the module with the exact inference rewrites of :mod:`ganzoo.export.rewrite` applied (``optimize=True``, checked
-in float64 on the export inputs), with ``dynamic_shapes`` built from the model's TensorSpecs: batch ``B`` and,
+in float64 on a small input), with ``dynamic_shapes`` built from the model's TensorSpecs: batch ``B`` and,
 for fully convolutional models, the spatial symbols (``H``, ``W``), as multiples of ``size_multiple`` where the
 config declares one. After export the graph's inputs and outputs are checked to really carry symbolic dims where
 asked (shapes silently baked into a graph are a known exporter pitfall), renamed to the spec's symbols (``B``,
@@ -278,7 +278,7 @@ def export_onnx_proto(
     """Trace and convert to an in-memory ``onnx.ModelProto`` (no validation, nothing written).
 
     optimize: export a copy with the exact rewrites of :func:`ganzoo.export.rewrite.optimize_for_inference`
-        (checked against the original in float64 on the trace inputs; RewriteError if they disagree).
+        (checked against the original in float64 on one small input; RewriteError if they disagree).
     Returns (proto, info) with info keys: input_names, output_names, dynamic_axes, fp32_layers, trace_size,
     rewrites (the applied :class:`~ganzoo.export.rewrite.Rewrite` records).
     """

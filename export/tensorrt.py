@@ -483,8 +483,8 @@ def to_tensorrt(
     workspace: builder workspace limit in bytes (TensorRT's default otherwise).
     rebuild: ignore a cached engine at ``engine_path`` whose key matches.
     validate: compare the engine with PyTorch (CUDA, eval mode) at the profile's min, opt and max shapes.
-    Models/names are first exported to ONNX (fp32, validated on CPU) in a temporary folder, with the exact
-    inference rewrites of :mod:`ganzoo.export.rewrite` unless ``optimize=False``.
+    Models/names are first exported to ONNX in ``precision`` (validated on CPU) in a temporary folder, with the
+    exact inference rewrites of :mod:`ganzoo.export.rewrite` unless ``optimize=False``.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
