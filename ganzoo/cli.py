@@ -18,6 +18,8 @@ logger = logging.getLogger("ganzoo")
 _PLUGINS = {
     "export": ("ganzoo.export.cli", "export a model to ONNX, TensorRT or a Triton model repository"),
     "bench": ("ganzoo.bench.cli", "benchmark backends side by side"),
+    "upscale": ("ganzoo.pipelines.cli", "super-resolve image files or folders with an SR model"),
+    "convert": ("ganzoo.hub.cli", "convert a third-party checkpoint into a save_pretrained folder"),
 }
 
 

@@ -60,7 +60,10 @@ def _build_from_config(cfg_json: dict[str, Any]) -> GANModel:
 
 
 def _load_weights(model: GANModel, weights: Path, *, expected_sha256: str | None, verify: bool,
-                  allow_pickle: bool, what: str) -> None:
+                  allow_pickle: bool, what: str, parts: tuple[str, ...] | None = None) -> None:
+    """Verify, read and load a weights file. ``parts`` (from config.json's ``weights.parts``) names the networks the
+    file holds, e.g. ``("generator",)`` when a discriminator was not published; each of them must match completely,
+    and nothing else may be in the file. None means the whole model."""
     from .hub.io import load_into, load_weights_file, verify_sha256
 
     if verify and expected_sha256:
@@ -76,7 +79,27 @@ def _load_weights(model: GANModel, weights: Path, *, expected_sha256: str | None
     # Stored weights may be half precision; buffers like num_batches_tracked keep their integer dtype.
     ref = model.state_dict()
     state = {k: (v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v) for k, v in state.items()}
-    load_into(model, state)
+    if parts is None:
+        load_into(model, state)
+        model.pretrained_parts = ("generator", "discriminator")
+    else:
+        _load_parts(model, state, parts, what=what)
+
+
+def _load_parts(model: GANModel, state: dict[str, torch.Tensor], parts: tuple[str, ...], *, what: str) -> None:
+    from .hub.io import check_state_dict
+
+    known = ("generator", "discriminator")
+    if not parts or any(p not in known for p in parts):
+        raise IntegrityError(f"{what}: weights.parts must be a non-empty subset of {list(known)}, got {list(parts)}")
+    outside = sorted(k for k in state if not k.startswith(tuple(p + "." for p in parts)))
+    if outside:
+        raise IntegrityError(f"{what}: config.json says the file holds {list(parts)}, but it also has "
+                             f"{len(outside)} other tensors ({', '.join(outside[:4])} ...)")
+    for p in parts:
+        check_state_dict(model, {k: v for k, v in state.items() if k.startswith(p + ".")}, prefix=p + ".")
+    model.load_state_dict(state, strict=False)
+    model.pretrained_parts = tuple(parts)
 
 
 def load(
@@ -165,8 +188,9 @@ def _from_resolved(res, *, device, dtype, verify: bool, allow_pickle: bool = Fal
     if registry_cfg is not None:
         model.pretrained_cfg = registry_cfg
         model.model_name = registry_cfg.architecture
+    parts = cfg_json.get("weights", {}).get("parts") if res.config is not None else None
     _load_weights(model, res.weights, expected_sha256=expected, verify=verify, allow_pickle=allow_pickle,
-                  what=f"{what}/{res.weights.name}")
+                  what=f"{what}/{res.weights.name}", parts=tuple(parts) if parts is not None else None)
     logger.info("loaded %s from %s (%s)", model.model_name, what, res.origin)
     return _finish(model, device, dtype)
 
@@ -193,12 +217,19 @@ def from_pretrained(
 
 
 def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.dtype | None = None,
-                    training: dict[str, Any] | None = None, notes: str = "") -> Path:
+                    training: dict[str, Any] | None = None, notes: str = "",
+                    parts: tuple[str, ...] = ("generator", "discriminator")) -> Path:
     """Write ``config.json``, ``model.safetensors`` (generator + discriminator) and a ``README.md`` model card.
 
     ``dtype`` stores floating tensors in another precision (e.g. float16 to halve the size); ``training`` records
-    how the weights were made, for the card. Each file is written atomically. Returns the folder.
+    how the weights were made, for the card. ``parts`` limits the weights to some networks, e.g. ``("generator",)``
+    when the discriminator's weights are not to be published; config.json records it, and loading then leaves the
+    other networks at their initialisation (``model.pretrained_parts`` says which were loaded). Each file is written
+    atomically. Returns the folder.
     """
+    parts = tuple(parts)
+    if not parts or any(p not in ("generator", "discriminator") for p in parts):
+        raise ValueError(f"parts must be a non-empty subset of ('generator', 'discriminator'), got {parts!r}")
     from .hub.card import render_model_card
     from .hub.io import save_safetensors
     from .hub.resolve import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
@@ -213,7 +244,7 @@ def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.d
         raise NotADirectoryError(f"{out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
-             for k, v in model.state_dict().items()}
+             for k, v in model.state_dict().items() if k.split(".", 1)[0] in parts}
     pc = model.pretrained_cfg
     sha = save_safetensors(state, out / WEIGHTS_NAME,
                            metadata={"format": "pt", "ganzoo_model": model.model_name})
@@ -226,7 +257,7 @@ def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.d
         "tag": pc.tag if pc is not None else None,
         "config": model.config.to_dict(),
         "weights": {"filename": WEIGHTS_NAME, "format": "safetensors", "sha256": sha,
-                    "dtype": ",".join(sorted(stored))},
+                    "dtype": ",".join(sorted(stored)), "parts": list(parts)},
         "pretrained_cfg": pc.to_dict() if pc is not None else None,
     }
     atomic_write_bytes(out / CONFIG_NAME, (json.dumps(cfg_json, indent=2) + "\n").encode())

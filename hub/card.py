@@ -69,7 +69,8 @@ def render_model_card(config_json: Mapping[str, Any], *, training: Mapping[str, 
         "```",
         "",
         f"Weights: `{weights.get('filename', 'model.safetensors')}` ({weights.get('dtype', 'float32')}, "
-        f"sha256 `{weights.get('sha256', '?')}`), generator and discriminator (`generator.*`, `discriminator.*`).",
+        f"sha256 `{weights.get('sha256', '?')}`), "
+        + (" and ".join(f"{p} (`{p}.*`)" for p in weights.get("parts") or ["generator", "discriminator"])) + ".",
     ]
     if pc.get("paper"):
         lines += ["", "## Paper", "", f"{pc['paper']} ({pc.get('paper_url', '')})"]

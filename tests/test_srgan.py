@@ -170,8 +170,10 @@ def test_every_tag_builds_and_matches_its_specs(name):
         assert model.pretrained_cfg is not None and model.pretrained_cfg.tag == tag
         assert cfg.scale == model.config.scale and cfg.dynamic_spatial and cfg.min_size == 1
         assert cfg.paper_url == "https://arxiv.org/abs/1609.04802" and "ledig2017srgan" in cfg.citation
-        # no weights published yet, and the description says so
-        assert cfg.hub_id is None and re.search(r"not published|no public weights", cfg.description)
+        if tag == "div2k":  # converted krasserm weights, embedded and pinned
+            assert cfg.hub_id == f"ganzoo/{name}-div2k" and cfg.sha256 and "krasserm" in cfg.description
+        else:  # no weights published, and the description says so
+            assert cfg.hub_id is None and re.search(r"not published|no public weights", cfg.description)
         (x,) = model.sample_inputs(2, generator=torch.Generator().manual_seed(0))
         lo, hi = cfg.inputs[0].range
         assert x.min() >= lo and x.max() <= hi
@@ -185,10 +187,13 @@ def test_every_tag_builds_and_matches_its_specs(name):
 
 def test_imagenet_tags_use_the_port_convention_and_paper_tags_the_paper():
     for name in ("srgan", "srresnet"):
-        assert resolve_pretrained_cfg(name).tag == "imagenet"  # the default tag
+        assert resolve_pretrained_cfg(name).tag == "div2k"  # the default tag: the first with weights
+        assert resolve_pretrained_cfg(f"{name}.div2k").outputs[0].range == (0.0, 1.0)
         assert resolve_pretrained_cfg(f"{name}.imagenet").outputs[0].range == (0.0, 1.0)
         assert resolve_pretrained_cfg(f"{name}.paper").outputs[0].range == (-1.0, 1.0)
     assert ganzoo.create("srgan.imagenet").config.output_act == "clamp"
+    div2k = ganzoo.create("srgan.div2k").config
+    assert (div2k.output_act, div2k.output_range, div2k.prelu, div2k.d_padding) == ("tanh", (0.0, 1.0), "channel", "same")
     assert ganzoo.create("srgan").config.output_act == "tanh"  # no tag: the paper's defaults
     assert ganzoo.model_info("srgan_x8").config["scale"] == 8
 

