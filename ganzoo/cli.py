@@ -133,43 +133,15 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The tour: registry, verified weights from the embedded hub, samples, a save/load round trip."""
-    from pathlib import Path
-
-    import torch
-
-    import ganzoo
-    from ganzoo.utils import save_image_grid
+    """The tour (registry, verified weights from the embedded hub, samples, a save/load round trip, a validated
+    export) and an HTML page of it: ``OUTPUT/index.html`` (see ganzoo.demo)."""
+    from ganzoo.demo import run_demo
 
     con = _console()
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    con.print(f"[bold]ganzoo {ganzoo.__version__}[/bold]: {len(ganzoo.list_models())} models in "
-              f"{len(ganzoo.list_families())} families; published weights: {', '.join(ganzoo.list_models(pretrained=True))}")
-    model = ganzoo.load(args.name, local_files_only=True)
-    cfg = model.pretrained_cfg
-    con.print(f"loaded {cfg.name} from the embedded hub ({cfg.hub_id}@{cfg.revision[:12]}, sha256 verified)")
-    gen = torch.Generator().manual_seed(args.seed)
-    with torch.no_grad():
-        images = model.sample(64, generator=gen)
-    grid = save_image_grid(images, out / "samples.png", value_range=cfg.outputs[0].range or (-1.0, 1.0))
-    con.print(f"64 samples -> {grid}")
-    saved = ganzoo.save_pretrained(model, out / "saved")
-    again = ganzoo.from_pretrained(saved)
-    z = model.sample_inputs(4, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        same = torch.equal(model(*z), again(*z))
-    con.print(f"save_pretrained -> from_pretrained round trip in {saved}: outputs bit-identical = {same}")
-    if not same:
-        return 1
-    try:
-        from ganzoo.export import to_onnx
-
-        res = to_onnx(model, out / f"{cfg.architecture}.onnx")
-        con.print(f"ONNX export validated in ONNX Runtime -> {res.path}")
-    except ImportError as e:
-        con.print(f"ONNX export skipped: {e} (pip install 'ganzoo[onnx]')")
-    return 0
+    result = run_demo(args.output, args.name, seed=args.seed,
+                      echo=lambda line: con.print(line, markup=False, highlight=False))
+    print(result.index)
+    return 0 if result.ok else 1
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -209,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source", choices=["auto", "embedded", "remote"], default="auto")
     s.set_defaults(func=cmd_download)
 
-    s = sub.add_parser("demo", help="a tour on the embedded hub: load, sample, save/load round trip, export")
+    s = sub.add_parser("demo", help="a tour on the embedded hub (load, sample, save/load round trip, export) "
+                                    "written as OUTPUT/index.html")
     s.add_argument("name", nargs="?", default="dcgan")
     s.add_argument("-o", "--output", default="ganzoo-demo")
     s.add_argument("--seed", type=int, default=0)

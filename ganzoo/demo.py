@@ -1,0 +1,492 @@
+"""``ganzoo demo``: a tour on the embedded hub that also writes a self-contained HTML page.
+
+:func:`run_demo` does what the tour always did (load ``dcgan`` from the embedded hub with its sha256 verified,
+draw 64 samples, check that a ``save_pretrained`` -> ``from_pretrained`` round trip gives bit-identical outputs,
+export to ONNX validated in ONNX Runtime) and writes ``index.html`` beside its pictures. The page needs no
+network: inline CSS, no scripts, every picture a PNG in the same folder, referenced by a relative path.
+
+The page is a list of sections, each built by a function in :data:`SECTIONS` from the shared
+:class:`DemoContext`. A section whose weights are not published is kept, with the reason stated, instead of
+failing the demo; later families add their builder to the list. A builder that raises is shown as FAILED and
+makes :attr:`DemoResult.ok` False.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import html
+import io
+import logging
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["run_demo", "DemoResult", "DemoContext", "Section", "SECTIONS", "SR_DEMO_PHOTOS", "SR_MODELS"]
+
+#: Held-out photos shown in the SR section, with the zoomed box (top, left, height, width) in HR-crop pixels.
+SR_DEMO_PHOTOS: tuple[tuple[str, tuple[int, int, int, int]], ...] = (
+    ("chelsea", (56, 24, 64, 64)),
+    ("china", (72, 96, 64, 64)),
+)
+#: (column title, registry name) of the SR models in the SR section.
+SR_MODELS: tuple[tuple[str, str], ...] = (("SRResNet", "srresnet"), ("SRGAN", "srgan"))
+_ZOOM_SIDE = 256  # zoomed crops are shown this many pixels wide (nearest-neighbour, pixels visible)
+
+
+@dataclasses.dataclass
+class Section:
+    """One section of the page. ``status``: "shown", "skipped" (with ``reason``) or "failed" (with ``reason``)."""
+
+    id: str
+    title: str
+    status: str = "shown"
+    reason: str = ""
+    body: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "status": self.status, "reason": self.reason,
+                "seconds": self.seconds}
+
+
+@dataclasses.dataclass
+class DemoContext:
+    """What the builders share: the output folder, the tour's results and a way to write pictures."""
+
+    out_dir: Path
+    seed: int
+    model: Any = None  # the tour's model (dcgan.mnist by default)
+    samples_png: Path | None = None
+    saved_dir: Path | None = None
+    round_trip_identical: bool | None = None
+    export: Any = None  # ganzoo.export.ExportResult, or None
+    export_skipped: str = ""
+    files: list[Path] = dataclasses.field(default_factory=list)
+    shown_families: dict[str, str] = dataclasses.field(default_factory=dict)  # family -> section id
+    load_sr: Callable[[str], Any] | None = None
+
+    def save_png(self, name: str, image: np.ndarray) -> str:
+        """Write a uint8 (H, W) or (H, W, 3) image as ``out_dir/name`` atomically; returns the relative path."""
+        from PIL import Image
+
+        from .utils import atomic_write_bytes
+
+        buf = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG")
+        path = self.out_dir / name
+        atomic_write_bytes(path, buf.getvalue())
+        self.files.append(path)
+        return name
+
+    def rel(self, path: Path) -> str:
+        return Path(os.path.relpath(path, self.out_dir)).as_posix()
+
+
+@dataclasses.dataclass
+class DemoResult:
+    """What :func:`run_demo` did: the page, every file it wrote, and each section's status."""
+
+    out_dir: Path
+    index: Path
+    files: list[Path]
+    sections: list[Section]
+    round_trip_identical: bool
+    export: Any
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """The round trip was bit-identical and no section failed."""
+        return self.round_trip_identical and all(s.status != "failed" for s in self.sections)
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _skip(section: Section, reason: str) -> Section:
+    section.status, section.reason = "skipped", reason
+    return section
+
+
+# ------------------------------------------------------------------------------------------------- sections
+
+def section_tour(ctx: DemoContext, s: Section) -> Section:
+    """What the tour did: which weights it loaded and verified, the round trip, the export."""
+    import ganzoo
+
+    cfg = ctx.model.pretrained_cfg
+    saved = ctx.rel(ctx.saved_dir)
+    if ctx.export is not None:
+        onnx = ctx.rel(ctx.export.path)
+        export = f"<a href=\"{_e(onnx)}\">{_e(onnx)}</a>, validated in ONNX Runtime (see below)"
+    else:
+        export = _e(f"skipped: {ctx.export_skipped}")
+    rows = [  # (label, cell HTML)
+        ("model", _e(f"{cfg.name} ({ganzoo.model_info(cfg.name).family} family)")),
+        ("weights", _e(f"{cfg.hub_id} @ {cfg.revision}, embedded in the package")),
+        ("sha256", _e(f"{cfg.sha256} (verified on load)")),
+        ("save_pretrained -> from_pretrained",
+         f"outputs bit-identical: {'yes' if ctx.round_trip_identical else '<b>NO</b>'} (folder "
+         f"<a href=\"{_e(saved)}/README.md\">{_e(saved)}/</a>)"),
+        ("ONNX export", export),
+    ]
+    s.body = "<table class=\"kv\">" + "".join(f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
+    return s
+
+
+def _load_sr_default(name: str) -> Any:
+    import ganzoo
+
+    return ganzoo.load(name, local_files_only=True)
+
+
+def _zoom(img: np.ndarray, box: tuple[int, int, int, int], side: int = _ZOOM_SIDE) -> np.ndarray:
+    t, l, h, w = box
+    crop = img[t:t + h, l:l + w]
+    f = max(1, side // max(h, w))
+    return np.repeat(np.repeat(crop, f, axis=0), f, axis=1)
+
+
+def section_sr(ctx: DemoContext, s: Section) -> Section:
+    """Bicubic | SRResNet | SRGAN | ground truth on x4 bicubic LR crops of held-out photos, with zooms and scores."""
+    from .data.photos import bicubic_up, get_photo, make_lr
+    from .errors import NoPretrainedWeightsError
+    from .metrics import sr_forward, sr_scores
+
+    load = ctx.load_sr or _load_sr_default
+    models: dict[str, Any] = {}
+    missing: dict[str, str] = {}
+    for title, name in SR_MODELS:
+        try:
+            models[title] = load(name)
+        except NoPretrainedWeightsError as e:
+            missing[title] = f"ganzoo.load({name!r}) raises NoPretrainedWeightsError: {e}"
+    if not models:
+        return _skip(s, "SR weights are not published yet, so there is nothing to compare with bicubic. "
+                        + " ".join(missing.values()))
+    scales = {getattr(m.config, "scale", None) for m in models.values()}
+    if len(scales) != 1:
+        raise ValueError(f"the SR models have different scales {sorted(scales)}")
+    scale = scales.pop()
+    ctx.shown_families["srgan"] = s.id
+    parts = []
+    if missing:
+        parts.append("<p class=\"note\">" + "<br>".join(_e(f"{t}: {m}") for t, m in missing.items()) + "</p>")
+    desc = ", ".join(f"{t} = {m.pretrained_cfg.name if m.pretrained_cfg else t}" for t, m in models.items())
+    parts.append(f"<p>x{scale} super-resolution of held-out photos (never used for training; "
+                 f"<code>ganzoo.data.SR_HELDOUT</code>): the 256x256 HR crop is down-sampled by PIL BICUBIC to "
+                 f"{256 // scale}x{256 // scale} (left), then up-sampled by each method. Under each picture: PSNR "
+                 f"and SSIM on the Y channel (BT.601) with {scale} pixels of border removed, and PSNR in RGB, "
+                 f"against the ground truth. Below each picture, the boxed region enlarged "
+                 f"(nearest neighbour). {_e(desc)}.</p>")
+    for photo_name, box in SR_DEMO_PHOTOS:
+        photo = get_photo(photo_name)
+        hr = photo.load()
+        lr = make_lr(hr, scale)
+        cols: list[tuple[str, np.ndarray | None, dict | None, str]] = [("bicubic", bicubic_up(lr, scale), None, "")]
+        for title, _ in SR_MODELS:
+            if title in models:
+                cols.append((title, sr_forward(models[title], lr), None, ""))
+            else:
+                cols.append((title, None, None, "no weights published"))
+        cols.append(("ground truth", hr, None, ""))
+        t, l, h, w = box
+        lr_box = (t // scale, l // scale, h // scale, w // scale)
+        stem = f"sr_{photo_name}"
+        figs = [_figure(
+            "LR input", ctx.save_png(f"{stem}_lr.png", lr), ctx.save_png(f"{stem}_lr_zoom.png", _zoom(lr, lr_box)),
+            lr.shape, lr_box, f"{lr.shape[1]}x{lr.shape[0]}, shown enlarged", pixelated=True)]
+        for title, img, _, note in cols:
+            key = title.lower().replace(" ", "_")
+            if img is None:
+                figs.append(f"<figure class=\"missing\"><div class=\"ph\">{_e(note)}</div>"
+                            f"<figcaption><b>{_e(title)}</b></figcaption></figure>")
+                continue
+            if title == "ground truth":
+                cap = f"{photo.source}, crop {photo.box} (top, left, h, w)"
+            else:
+                sc = sr_scores(hr, img, scale)
+                cap = (f"PSNR-Y {sc['psnr_y']:.2f} dB · SSIM-Y {sc['ssim_y']:.4f}<br>"
+                       f"PSNR-RGB {sc['psnr_rgb']:.2f} dB")
+            figs.append(_figure(title, ctx.save_png(f"{stem}_{key}.png", img),
+                                ctx.save_png(f"{stem}_{key}_zoom.png", _zoom(img, box)), img.shape, box, cap,
+                                escape_caption=title == "ground truth"))
+        parts.append(f"<h3>{_e(photo_name)} <span class=\"small\">({_e(photo.description)}; "
+                     f"{_e(photo.license)})</span></h3><div class=\"srrow\">" + "".join(figs) + "</div>")
+    s.body = "\n".join(parts)
+    return s
+
+
+def _figure(title: str, src: str, zoom_src: str, shape: tuple[int, ...], box: tuple[int, int, int, int],
+            caption: str, *, pixelated: bool = False, escape_caption: bool = True) -> str:
+    h, w = shape[:2]
+    t, l, bh, bw = box
+    rect = (f"top:{100 * t / h:.3f}%;left:{100 * l / w:.3f}%;height:{100 * bh / h:.3f}%;"
+            f"width:{100 * bw / w:.3f}%")
+    cls = " class=\"pix\"" if pixelated else ""
+    cap = _e(caption) if escape_caption else caption
+    return (f"<figure><div class=\"frame\"><img{cls} src=\"{_e(src)}\" alt=\"{_e(title)}\" width=\"{_ZOOM_SIDE}\" "
+            f"height=\"{round(_ZOOM_SIDE * h / w)}\"><div class=\"box\" style=\"{rect}\"></div></div>"
+            f"<img class=\"pix zoom\" src=\"{_e(zoom_src)}\" alt=\"{_e(title)}, zoomed\" width=\"{_ZOOM_SIDE}\" "
+            f"height=\"{round(_ZOOM_SIDE * bh / bw)}\">"
+            f"<figcaption><b>{_e(title)}</b><br>{cap}</figcaption></figure>")
+
+
+def section_dcgan(ctx: DemoContext, s: Section) -> Section:
+    """64 samples of every published DCGAN tag."""
+    import torch
+
+    import ganzoo
+    from .utils import make_grid, to_uint8
+
+    tags = ganzoo.list_models(pretrained=True, family="dcgan")
+    if not tags:
+        return _skip(s, "no DCGAN weights are published")
+    figs = []
+    for tag in tags:
+        if ctx.model is not None and ctx.model.pretrained_cfg.name == tag and ctx.samples_png is not None:
+            src, cfg = ctx.rel(ctx.samples_png), ctx.model.pretrained_cfg
+        else:
+            model = ganzoo.load(tag, local_files_only=True)
+            cfg = model.pretrained_cfg
+            with torch.no_grad():
+                images = model.sample(64, generator=torch.Generator().manual_seed(ctx.seed))
+            grid = to_uint8(make_grid(images.float()), cfg.outputs[0].range or (-1.0, 1.0)).permute(1, 2, 0).numpy()
+            src = ctx.save_png(f"samples_{tag.replace('.', '_')}.png", grid[..., 0] if grid.shape[2] == 1 else grid)
+        out = cfg.outputs[0]
+        from PIL import Image
+
+        with Image.open(ctx.out_dir / src) as im:
+            w, h = im.size
+        f = max(1, round(500 / w))  # small grids shown enlarged by an integer factor, pixels kept sharp
+        figs.append(f"<figure><img class=\"pix\" src=\"{_e(src)}\" alt=\"{_e(tag)} samples\" width=\"{w * f}\" "
+                    f"height=\"{h * f}\">"
+                    f"<figcaption><b>{_e(tag)}</b>: 64 samples, seed {ctx.seed}, output "
+                    f"{_e('x'.join(map(str, out.shape[1:])))}; {_e(cfg.dataset)}</figcaption></figure>")
+    ctx.shown_families["dcgan"] = s.id
+    s.body = "<div class=\"row\">" + "".join(figs) + "</div>"
+    return s
+
+
+def section_export(ctx: DemoContext, s: Section) -> Section:
+    """The ONNX export of the tour's model: where, and how it was validated against PyTorch."""
+    res = ctx.export
+    if res is None:
+        return _skip(s, f"ONNX export skipped: {ctx.export_skipped}")
+    v = res.validation
+    if v is None:
+        return _skip(s, "the export was not validated")
+    try:
+        from importlib.metadata import version
+
+        ort_v = version("onnxruntime")
+    except Exception:  # pragma: no cover - metadata missing
+        ort_v = "?"
+    axes = "; ".join(f"{k} dim {', '.join(f'{i} = {n}' for i, n in d.items())}" for k, d in res.dynamic_axes.items()) \
+        or "none (static shapes)"
+    head = (f"<p><a href=\"{_e(ctx.rel(res.path))}\">{_e(ctx.rel(res.path))}</a>: {_e(res.model)} "
+            f"{_e(res.component)}, opset {res.opset}, {_e(res.dtype)}, {res.size_bytes / 1e6:.1f} MB, sha256 "
+            f"<code>{_e(res.sha256[:16])}...</code>; dynamic axes {_e(axes)}. Validated in ONNX "
+            f"Runtime {_e(ort_v)} ({_e(v.backend)}) against PyTorch on fresh random inputs (seed {v.seed}): every "
+            f"element must satisfy |onnx - torch| &lt;= atol + rtol |torch| + allowance. Result: "
+            f"<b>{'passed' if v.passed else 'FAILED'}</b>.</p>")
+    rows = "".join(
+        f"<tr><td>{c.batch}</td><td>{_e('x'.join(map(str, c.size)) if c.size else '-')}</td><td>{_e(c.output)}</td>"
+        f"<td>{_e(c.shape)}</td><td>{c.max_abs_err:.3g}</td><td>{c.max_rel_err:.3g}</td>"
+        f"<td>{c.atol:.0e} / {c.rtol:.0e}" + (f" + {c.allowance:.1e}" if c.allowance else "") + "</td>"
+        f"<td class=\"{'pass' if c.passed else 'fail'}\">{'yes' if c.passed else 'NO'}</td></tr>"
+        for c in v.cases)
+    s.body = head + ("<table><tr><th>batch</th><th>spatial size</th><th>output</th><th>shape</th>"
+                     "<th>max abs err</th><th>max rel err</th><th>tolerance (atol / rtol + allowance)</th>"
+                     "<th>pass</th></tr>" + rows + "</table>")
+    return s
+
+
+def section_registry(ctx: DemoContext, s: Section) -> Section:
+    """Every registry family: its models, which tags have published weights, and whether the page shows it."""
+    import ganzoo
+    from .registry import get_entry
+
+    rows = []
+    for fam in ganzoo.list_families():
+        names = ganzoo.list_models(family=fam)
+        with_w = ganzoo.list_models(pretrained=True, family=fam)
+        without = [f"{n}.{t}" for n in names for t, c in get_entry(n).cfgs.items() if not c.has_weights]
+        shown = ctx.shown_families.get(fam)
+        where = f"<a href=\"#{_e(shown)}\">yes</a>" if shown else (
+            "no: no weights published" if not with_w else "no: no demo section yet")
+        rows.append(f"<tr><td><b>{_e(fam)}</b></td><td>{_e(', '.join(names))}</td>"
+                    f"<td class=\"{'pass' if with_w else 'muted'}\">{_e(', '.join(with_w) or 'none')}</td>"
+                    f"<td class=\"small\">{_e(', '.join(without) or '-')}</td><td>{where}</td></tr>")
+    s.body = (f"<p>{len(ganzoo.list_models())} models in {len(ganzoo.list_families())} families "
+              f"(<code>ganzoo list</code> prints the same).</p><table class=\"left\"><tr><th>family</th>"
+              f"<th>models</th><th>tags with weights</th><th>tags without weights</th><th>on this page</th></tr>"
+              + "".join(rows) + "</table>")
+    return s
+
+
+#: (id, title, builder) of every page section, in page order. Builders take (DemoContext, Section) and return the
+#: Section, filled in or marked skipped with a reason.
+SECTIONS: list[tuple[str, str, Callable[[DemoContext, Section], Section]]] = [
+    ("tour", "Tour: verified weights, round trip, export", section_tour),
+    ("sr", "Super-resolution x4: bicubic | SRResNet | SRGAN | ground truth", section_sr),
+    ("dcgan", "DCGAN samples", section_dcgan),
+    ("export", "ONNX export validation", section_export),
+    ("registry", "Model families and published weights", section_registry),
+]
+
+
+# ------------------------------------------------------------------------------------------------- page
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:20px auto;max-width:1380px;
+color:#1d1d1f;background:#f4f4f6;padding:0 16px}
+h1{font-size:26px;margin:8px 0 4px}h2{font-size:20px;margin:0 0 10px}h3{font-size:16px;margin:18px 0 8px}
+section{background:#fff;border:1px solid #dcdce0;border-radius:8px;padding:14px 20px;margin:14px 0}
+.badge{font-size:12px;font-weight:600;border-radius:10px;padding:2px 8px;margin-left:8px;vertical-align:middle}
+.shown{background:#e2f4e5;color:#17662a}.skipped{background:#fff1cc;color:#7a5200}
+.failed{background:#fde2e2;color:#9b1c1c}
+.reason{background:#fffaf0;border-left:4px solid #e0a800;padding:8px 12px;margin:6px 0}
+.failed-reason{background:#fff5f5;border-left:4px solid #c53030;padding:8px 12px;margin:6px 0}
+table{border-collapse:collapse;font-size:14px;margin:6px 0}
+th,td{border-bottom:1px solid #e6e6ea;padding:4px 10px;text-align:right;vertical-align:top}
+th{background:#f7f7f9;font-weight:600}table.left td,table.left th,table.kv td,table.kv th{text-align:left}
+td.pass{color:#17662a;font-weight:600}td.fail{color:#9b1c1c;font-weight:700}td.muted{color:#888}
+.srrow{display:flex;gap:10px;flex-wrap:nowrap;overflow-x:auto}.row{display:flex;gap:24px;flex-wrap:wrap}
+figure{margin:0;width:256px;flex:none}figcaption{font-size:13px;line-height:1.35;margin-top:4px}
+.row figure{width:auto}
+.frame{position:relative;line-height:0}.frame img{display:block}
+.box{position:absolute;border:2px solid #ffdd00;box-shadow:0 0 0 1px #000;box-sizing:border-box}
+img.zoom{display:block;margin-top:6px}img.pix{image-rendering:pixelated}
+.missing .ph{width:256px;height:518px;display:flex;align-items:center;justify-content:center;background:#eee;
+color:#666;border:1px dashed #bbb;box-sizing:border-box;text-align:center}
+.small{font-size:12px;color:#666;font-weight:normal}.note{color:#7a5200}code{font-size:13px}
+footer{font-size:12px;color:#666;margin:10px 0 30px}
+"""
+
+
+def _render(ctx: DemoContext, sections: Sequence[Section], seconds: float) -> str:
+    import ganzoo
+
+    toc = " · ".join(f"<a href=\"#{_e(s.id)}\">{_e(s.title.split(':')[0])}</a>" for s in sections)
+    parts = [
+        "<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f"<title>ganzoo {_e(ganzoo.__version__)} demo</title>",
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>ganzoo {_e(ganzoo.__version__)} demo</h1>",
+        f"<p>{len(ganzoo.list_models())} models in {len(ganzoo.list_families())} families; published weights: "
+        f"{_e(', '.join(ganzoo.list_models(pretrained=True)) or 'none')}. Written by <code>ganzoo demo</code>; "
+        f"everything on this page is in this folder.</p>",
+        f"<p class=\"small\">{toc}</p>",
+    ]
+    for s in sections:
+        badge = {"shown": "shown", "skipped": "skipped", "failed": "FAILED"}[s.status]
+        parts.append(f"<section id=\"{_e(s.id)}\"><h2>{_e(s.title)}<span class=\"badge {s.status}\">{badge}</span>"
+                     f"</h2>")
+        if s.status == "skipped":
+            parts.append(f"<div class=\"reason\">Not shown: {_e(s.reason)}</div>")
+        elif s.status == "failed":
+            parts.append(f"<div class=\"failed-reason\">This section failed: {_e(s.reason)}</div>")
+        parts.append(s.body)
+        parts.append("</section>")
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    times = ", ".join(f"{s.id} {s.seconds:.1f} s" for s in sections)
+    parts.append(f"<footer>Generated {when} on {_e(platform.platform())}, Python {_e(platform.python_version())}, "
+                 f"in {seconds:.1f} s ({_e(times)}).</footer></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------- entry point
+
+
+def run_demo(out_dir: str | os.PathLike, name: str = "dcgan", *, seed: int = 0,
+             echo: Callable[[str], None] | None = None, sections: Sequence[str] | None = None,
+             load_sr: Callable[[str], Any] | None = None, export: bool = True) -> DemoResult:
+    """Run the tour and write ``out_dir/index.html`` with its pictures.
+
+    name: the tour's model (a noise-input generator with embedded weights; ``dcgan``). seed: of the samples.
+    echo: called with one line per step (the CLI prints them); default: the module logger.
+    sections: ids from :data:`SECTIONS` to include (default: all). load_sr: how the SR section loads a model by
+    name (default ``ganzoo.load(name, local_files_only=True)``; it must raise NoPretrainedWeightsError when a
+    model has no weights). export: False leaves the ONNX export out (the page says so).
+    Raises what ``ganzoo.load`` raises for the tour's model; section errors are reported on the page instead.
+    """
+    import torch
+
+    import ganzoo
+    from .utils import atomic_write_bytes, save_image_grid
+
+    say = echo or logger.info
+    wanted = list(sections) if sections is not None else [sid for sid, _, _ in SECTIONS]
+    unknown = sorted(set(wanted) - {sid for sid, _, _ in SECTIONS})
+    if unknown:
+        raise ValueError(f"unknown demo sections {unknown}; expected some of {[sid for sid, _, _ in SECTIONS]}")
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(out_dir=out, seed=seed, load_sr=load_sr)
+    say(f"ganzoo {ganzoo.__version__}: {len(ganzoo.list_models())} models in {len(ganzoo.list_families())} "
+        f"families; published weights: {', '.join(ganzoo.list_models(pretrained=True))}")
+    model = ganzoo.load(name, local_files_only=True)
+    cfg = model.pretrained_cfg
+    ctx.model = model
+    say(f"loaded {cfg.name} from the embedded hub ({cfg.hub_id}@{cfg.revision[:12]}, sha256 verified)")
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        images = model.sample(64, generator=gen)
+    ctx.samples_png = save_image_grid(images, out / "samples.png", value_range=cfg.outputs[0].range or (-1.0, 1.0))
+    ctx.files.append(ctx.samples_png)
+    say(f"64 samples -> {ctx.samples_png}")
+    ctx.saved_dir = ganzoo.save_pretrained(model, out / "saved")
+    again = ganzoo.from_pretrained(ctx.saved_dir)
+    z = model.sample_inputs(4, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        ctx.round_trip_identical = bool(torch.equal(model(*z), again(*z)))
+    ctx.files.extend(sorted(p for p in Path(ctx.saved_dir).iterdir() if p.is_file()))
+    say(f"save_pretrained -> from_pretrained round trip in {ctx.saved_dir}: outputs bit-identical = "
+        f"{ctx.round_trip_identical}")
+    if not export:
+        ctx.export_skipped = "not requested (run_demo(export=False))"
+        say(f"ONNX export skipped: {ctx.export_skipped}")
+    else:
+        try:
+            from .export import to_onnx
+
+            ctx.export = to_onnx(model, out / f"{cfg.architecture}.onnx")
+            ctx.files.append(Path(ctx.export.path))
+            say(f"ONNX export validated in ONNX Runtime -> {ctx.export.path}")
+        except ImportError as e:
+            ctx.export_skipped = f"{e} (pip install 'ganzoo[onnx]')"
+            say(f"ONNX export skipped: {ctx.export_skipped}")
+    tour_seconds = time.perf_counter() - t_start
+
+    # Content sections first so the registry section knows which families the page shows; page order is kept.
+    built: dict[str, Section] = {}
+    order = [sid for sid, _, _ in SECTIONS if sid in wanted]
+    for sid in sorted(order, key=lambda x: x == "registry"):
+        title, builder = next((t, b) for i, t, b in SECTIONS if i == sid)
+        sec = Section(sid, title)
+        t0 = time.perf_counter()
+        try:
+            sec = builder(ctx, sec)
+        except Exception as e:  # shown on the page and in the exit status, never swallowed
+            logger.exception("demo section %s failed", sid)
+            sec.status, sec.reason, sec.body = "failed", f"{type(e).__name__}: {e}", ""
+        sec.seconds = time.perf_counter() - t0 + (tour_seconds if sid == "tour" else 0.0)
+        built[sid] = sec
+        say(f"section {sid}: {sec.status}" + (f" ({sec.reason})" if sec.reason else ""))
+    page = [built[sid] for sid in order]
+    seconds = time.perf_counter() - t_start
+    index = out / "index.html"
+    atomic_write_bytes(index, _render(ctx, page, seconds).encode("utf-8"))
+    say(f"page -> {index}")
+    return DemoResult(out_dir=out, index=index, files=[index, *ctx.files], sections=page,
+                      round_trip_identical=bool(ctx.round_trip_identical), export=ctx.export, seconds=seconds)
