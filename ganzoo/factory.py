@@ -1,28 +1,38 @@
 """The one place where registry, hub and models meet: load, from_pretrained, save_pretrained, download."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
 from ._version import __version__
-from .errors import HubError, IntegrityError, NoPretrainedWeightsError
+from .errors import HubError, IntegrityError, NoPretrainedWeightsError, StateDictMismatchError
 from .models.base import GANModel
-from .registry import PretrainedCfg, create, get_entry, resolve_pretrained_cfg
+from .registry import PretrainedCfg, TensorSpec, create, get_entry, resolve_pretrained_cfg, split_name
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load", "from_pretrained", "save_pretrained", "download"]
+__all__ = ["load", "load_file", "from_pretrained", "save_pretrained", "download"]
 
 PathLike = str | os.PathLike
 
+# Names ending like a weights file are paths, even when the file does not exist (a clear FileNotFoundError then,
+# not "unknown model"). Kept in step with ganzoo.hub.io.WEIGHTS_SUFFIXES, which is not imported here to keep
+# `import ganzoo` light.
+_WEIGHTS_SUFFIXES = (".safetensors", ".h5", ".hdf5", ".pth", ".pt", ".pth.tar", ".tar", ".ckpt", ".bin", ".pkl")
+#: The tag of a model whose weights were converted from a file by ganzoo.load(PATH) / ganzoo convert.
+CONVERTED_TAG = "converted"
+_NETS = ("generator", "discriminator")
+
 
 def _is_path_like(x: Any) -> bool:
-    return isinstance(x, os.PathLike) or (isinstance(x, str) and (os.sep in x or x.startswith(".") or os.path.exists(x)))
+    return isinstance(x, os.PathLike) or (isinstance(x, str) and (
+        os.sep in x or x.startswith(".") or os.path.exists(x) or x.lower().endswith(_WEIGHTS_SUFFIXES)))
 
 
 def _dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
@@ -54,8 +64,12 @@ def _build_from_config(cfg_json: dict[str, Any]) -> GANModel:
     model = entry.builder(**dict(cfg_json.get("config", {})))
     model.model_name = entry.name
     tag = cfg_json.get("tag")
+    pc = cfg_json.get("pretrained_cfg")
     if tag and tag in entry.cfgs:
         model.pretrained_cfg = entry.cfgs[tag]
+    elif isinstance(pc, Mapping) and pc.get("source"):
+        # Weights converted from a third-party file: their own metadata (provenance, specs, I/O ranges).
+        model.pretrained_cfg = PretrainedCfg.from_dict(pc)
     return model
 
 
@@ -103,7 +117,7 @@ def _load_parts(model: GANModel, state: dict[str, torch.Tensor], parts: tuple[st
 
 
 def load(
-    name: str,
+    name: str | os.PathLike,
     pretrained: bool | PathLike = True,
     revision: str | None = None,
     device: torch.device | str | None = None,
@@ -114,6 +128,9 @@ def load(
     cache_dir: PathLike | None = None,
     verify: bool = True,
     allow_pickle: bool = False,
+    family: str | None = None,
+    layout: str | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> GANModel:
     """A model with weights, in eval mode.
 
@@ -123,16 +140,33 @@ def load(
     ``revision``: pin a hub revision (branch, tag or commit); the embedded copy is used only at its own revision.
     ``source``: ``"auto"`` (embedded hub, then remote), ``"embedded"`` or ``"remote"``.
     ``local_files_only`` (or HF_HUB_OFFLINE=1): never touch the network.
-    ``verify``: check sha256 (on by default). ``allow_pickle``: accept a pickled ``.pth`` given as ``pretrained``,
-    read through ``torch.load(weights_only=True)``.
+    ``verify``: check sha256 (on by default). ``allow_pickle``: accept a pickled checkpoint (``.pth``, ``.pt``,
+    ``.pth.tar``, ``.tar``, ``.ckpt``), read through ``torch.load(weights_only=True)``.
+
+    ``name`` may also be a bare weights file (``.safetensors``, Keras ``.h5``, or a pickle with
+    ``allow_pickle=True``), in ganzoo's layout or a third-party one: see :func:`load_file`, which detects the family,
+    layout, hyper-parameters and I/O convention. ``family`` / ``layout`` restrict that detection and ``config``
+    overrides the detected config; a tagged name with ``pretrained=FILE`` detects within the name's family, and a
+    third-party file's hyper-parameters and convention override the tag's.
     """
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
     if name.startswith("hf-hub:") or _is_path_like(name):
+        if not name.startswith("hf-hub:") and Path(name).expanduser().is_file():
+            return load_file(name, family=family, layout=layout, config=config, allow_pickle=allow_pickle,
+                             device=device, dtype=dtype, verify=verify)
+        if family is not None or layout is not None or config is not None:
+            raise ValueError(f"family=, layout= and config= apply to a bare weights file; {name!r} is "
+                             + ("a folder (its config.json says what it is)" if Path(name).expanduser().is_dir()
+                                else "not a file"))
         return from_pretrained(name, revision=revision, device=device, dtype=dtype, local_files_only=local_files_only,
                                cache_dir=cache_dir, verify=verify)
     cfg = resolve_pretrained_cfg(name)
     full = cfg.name
+    if family is not None and family != get_entry(full).family:
+        raise ValueError(f"{full} is a model of family {get_entry(full).family!r}, not {family!r}")
     if pretrained is False:
-        return _finish(create(full), device, dtype)
+        return _finish(create(full, **dict(config or {})), device, dtype)
     from .hub.resolve import resolve_spec
 
     if pretrained is not True:
@@ -140,10 +174,10 @@ def load(
         res = resolve_spec(spec, cache_dir=cache_dir, local_files_only=local_files_only)
         if res.config is not None:
             return _from_resolved(res, device=device, dtype=dtype, verify=verify, allow_pickle=allow_pickle)
-        model = create(full)
-        _load_weights(model, res.weights, expected_sha256=None, verify=False, allow_pickle=allow_pickle,
-                      what=str(res.weights))
-        return _finish(model, device, dtype)
+        # A tag given explicitly is the user's ("srgan.imagenet"); a bare name means its default tag.
+        named = full if split_name(name)[1] else get_entry(full).name
+        return _load_file(Path(res.weights), name=named, layout=layout, config=config, allow_pickle=allow_pickle,
+                          device=device, dtype=dtype)
     res, pinned = _resolve_published(cfg, revision=revision, source=source, cache_dir=cache_dir,
                                      local_files_only=local_files_only, verify=verify)
     return _from_resolved(res, device=device, dtype=dtype, verify=verify, allow_pickle=allow_pickle,
@@ -184,7 +218,8 @@ def _from_resolved(res, *, device, dtype, verify: bool, allow_pickle: bool = Fal
     elif registry_cfg is not None:
         model, expected = create(registry_cfg.name), registry_sha
     else:
-        raise HubError(f"{what} has no config.json; load it with ganzoo.load(NAME, pretrained=PATH)")
+        raise HubError(f"{what} has no config.json; load its weights file itself (ganzoo.load('{res.weights}'), "
+                       f"which detects the layout), or ganzoo.load(NAME, pretrained=PATH)")
     if registry_cfg is not None:
         model.pretrained_cfg = registry_cfg
         model.model_name = registry_cfg.architecture
@@ -193,6 +228,232 @@ def _from_resolved(res, *, device, dtype, verify: bool, allow_pickle: bool = Fal
                   what=f"{what}/{res.weights.name}", parts=tuple(parts) if parts is not None else None)
     logger.info("loaded %s from %s (%s)", model.model_name, what, res.origin)
     return _finish(model, device, dtype)
+
+
+def load_file(
+    path: PathLike,
+    *,
+    family: str | None = None,
+    layout: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    allow_pickle: bool = False,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | str | None = None,
+    verify: bool = True,
+) -> GANModel:
+    """A ready model (eval mode) from one weights file, whatever wrote it: what ``ganzoo.load(PATH)`` does.
+
+    The file is read by format (``.safetensors``; Keras ``.h5`` / ``.hdf5`` through h5py; a pickle (``.pth``,
+    ``.pt``, ``.pth.tar``, ``.tar``, ``.ckpt``) only with ``allow_pickle=True``, through
+    ``torch.load(weights_only=True)``). Nested training checkpoints (``{"state_dict": ...}``, ``{"netG_state_dict":
+    ..., "netD_state_dict": ...}``, ``{"model_state_dict": [G, D]}``) and wrapper prefixes (``module.``,
+    ``_orig_mod.``) are unwrapped. The layout is detected from key names (:mod:`ganzoo.hub.converters`), the
+    hyper-parameters from shapes, and the layout's I/O convention (value ranges, clamp or tanh) is set, so the
+    model computes what the source did. The result's ``pretrained_cfg`` records the file (``source``), its
+    ``sha256``, ``source_layout`` and ``source_parts`` (a network the file lacks keeps its random initialisation).
+
+    Ganzoo-layout weights: a file inside a save_pretrained folder (its config.json names it) loads as that folder
+    (:func:`from_pretrained`); a file save_pretrained wrote carries its model and config in its metadata; other
+    ganzoo-layout files are inferred from shapes, and fields the shapes cannot show (an SR generator's output
+    convention) must be given in ``config``.
+
+    ``family`` / ``layout`` restrict detection (a file of another family is refused, naming its family);
+    ``config`` overrides the detected config. Raises FileNotFoundError, PickleNotAllowedError,
+    UnknownCheckpointLayoutError (naming the closest layouts and the keys they did not match),
+    StateDictMismatchError, CorruptWeightsError.
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"weights file not found: {p}" + (" (a folder: use ganzoo.from_pretrained)"
+                                                                    if p.is_dir() else ""))
+    if layout in (None, "ganzoo") and config is None:
+        folder = _save_pretrained_folder_of(p, family)
+        if folder is not None:
+            logger.info("%s belongs to the save_pretrained folder %s: loading that", p.name, folder)
+            return from_pretrained(folder, device=device, dtype=dtype, verify=verify)
+    return _load_file(p, name=None, family=family, layout=layout, config=config, allow_pickle=allow_pickle,
+                      device=device, dtype=dtype)
+
+
+def _save_pretrained_folder_of(p: Path, family: str | None) -> Path | None:
+    from .hub.resolve import CONFIG_NAME, WEIGHTS_NAME, read_config
+
+    cfg_path = p.parent / CONFIG_NAME
+    if not cfg_path.is_file():
+        return None
+    try:
+        cfg_json = read_config(cfg_path)
+    except HubError:
+        return None
+    if cfg_json.get("weights", {}).get("filename", WEIGHTS_NAME) != p.name:
+        return None
+    if family is not None and cfg_json.get("family") != family:
+        from .errors import UnknownCheckpointLayoutError
+
+        raise UnknownCheckpointLayoutError(
+            f"wrong family: {p} belongs to a save_pretrained folder of a {cfg_json.get('family')!r} model "
+            f"({cfg_json.get('model_name')}), not {family!r}")
+    return p.parent
+
+
+def _load_file(p: Path, *, name: str | None, family: str | None = None, layout: str | None, config: Any,
+               allow_pickle: bool, device: Any, dtype: Any) -> GANModel:
+    """Detect, build, load. ``name`` (``arch`` or ``arch.tag``): the model the caller asked for."""
+    from .errors import UnknownCheckpointLayoutError
+    from .hub.converters import detect_checkpoint, find_state_dicts, is_ganzoo_layout, load_converted, strip_prefixes
+    from .hub.io import load_into, load_weights_file, read_safetensors_metadata, sha256_file
+
+    p = p.expanduser().resolve()
+    user = dict(config or {})
+    obj = load_weights_file(p, allow_pickle=allow_pickle)
+    sha = sha256_file(p)
+    if name is not None:
+        entry = get_entry(name)
+        if family is not None and family != entry.family:
+            raise ValueError(f"{name} is a model of family {entry.family!r}, not {family!r}")
+        family = entry.family
+        found = find_state_dicts(obj)
+        if len(found) == 1 and layout in (None, "ganzoo") and is_ganzoo_layout(strip_prefixes(found[0][1])):
+            # Ganzoo-layout weights for a named model: that model, exactly (the tag's config), every tensor.
+            model = create(name, **user)
+            load_into(model, _cast_like(model, strip_prefixes(found[0][1])))
+            explicit = split_name(name)[1] is not None
+            base = resolve_pretrained_cfg(name) if explicit else _best_tag(entry.name, model.config.to_dict())
+            model.pretrained_cfg = _converted_cfg(model, base, p, sha, "ganzoo", _NETS, dict(model.config.to_dict()),
+                                                  named=explicit)
+            model.pretrained_parts = _NETS
+            return _finish(model, device, dtype)
+    det = detect_checkpoint(obj, family=family, layout=layout, metadata=read_safetensors_metadata(p))
+    missing = [f for f in det.undetermined if f not in user]
+    if missing and "generator" in det.parts and name is None:
+        raise UnknownCheckpointLayoutError(
+            f"{p.name}: ganzoo-layout {det.model_name} weights without a config; {missing} cannot be read from the "
+            f"weights. Pass them, e.g. ganzoo.load(PATH, config={{'output_range': (0, 1), 'output_act': 'clamp'}}) "
+            f"(or 'tanh' / (-1, 1)), or load the folder ganzoo.save_pretrained wrote, which records them")
+    explicit = name is not None and split_name(name)[1] is not None
+    if name is None:
+        model_name = det.model_name
+        overrides = {**det.config, **user}
+    else:
+        model_name = name
+        overrides = {**(resolve_pretrained_cfg(name).config if explicit else {}), **det.config, **user}
+    # An explicit tag ("srgan.imagenet") is the caller saying what the weights are; otherwise the metadata comes
+    # from the model's tag closest to the detected config, with the provenance of a converted file.
+    base = resolve_pretrained_cfg(name) if explicit else _best_tag(get_entry(model_name).name, overrides)
+    try:
+        model = create(get_entry(model_name).name, **overrides)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{p.name} holds {det.model_name} weights ({det.layout} layout, config {det.config}), which "
+                         f"do not build as {model_name}: {e}") from e
+    try:
+        load_converted(model, _cast_like(model, det.state_dict))
+    except StateDictMismatchError as e:
+        raise StateDictMismatchError(f"{p.name} ({det.layout} layout) -> {model_name}: {e}", missing=e.missing,
+                                     unexpected=e.unexpected, mismatched=e.mismatched) from e
+    parts = tuple(n for n in _NETS if n in det.parts)
+    model.pretrained_cfg = _converted_cfg(model, base, p, sha, det.layout, parts, overrides, named=explicit)
+    model.pretrained_parts = parts
+    logger.info("loaded %s (%s layout, %s) as %s %s, sha256 %s", p, det.layout, "+".join(det.parts), model_name,
+                overrides, sha)
+    return _finish(model, device, dtype)
+
+
+def _cast_like(model: GANModel, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Floating tensors in the model's dtypes (stored weights may be half precision; integer buffers stay)."""
+    ref = model.state_dict()
+    return {k: (v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v) for k, v in state.items()}
+
+
+def _best_tag(model_name: str, config: Mapping[str, Any]) -> PretrainedCfg:
+    """The model's tag whose config agrees with ``config`` on the most fields (and on every field it sets), else its
+    default tag: the metadata (paper, specs, precision support) closest to the detected weights."""
+    from .hub.converters import _norm
+
+    entry = get_entry(model_name)
+    best, score = entry.cfgs[entry.default_tag], -1
+    for cfg in entry.cfgs.values():
+        if all(k in config and _norm(config[k]) == _norm(v) for k, v in cfg.config.items()) and \
+                len(cfg.config) > score:
+            best, score = cfg, len(cfg.config)
+    return best
+
+
+def _respec(model: GANModel, base: PretrainedCfg) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """The base tag's input/output TensorSpecs with every fixed size and value range made the model's own.
+
+    Fixed sizes come from one batch of ``model.sample_inputs`` and the generator's outputs, run on the meta device
+    (no compute; models whose forward reads values fall back to one CPU batch); symbolic dims (B, H, W, H*4) stay.
+    Ranges: ``input_range`` / ``output_range`` when the config has them, a pose input's class range from
+    ``num_poses``.
+    """
+    inputs: tuple[torch.Tensor, ...] | None = None
+    outputs: tuple[torch.Tensor, ...] | None = None
+    try:
+        with torch.device("meta"):
+            meta = create(model.model_name, **model.config.to_dict())
+        with torch.no_grad():
+            inputs = meta.sample_inputs(1, device="meta")
+            outputs = _as_tuple(meta(*inputs))
+    except Exception:  # e.g. a forward that checks input values, which meta tensors do not have
+        try:
+            was = model.training
+            model.eval()
+            with torch.no_grad():
+                inputs = model.sample_inputs(1, generator=torch.Generator().manual_seed(0))
+                outputs = _as_tuple(model(*inputs))
+            model.train(was)
+        except Exception as e:  # keep the base specs rather than fail a load over metadata
+            logger.warning("could not derive input/output specs of %s (%s); keeping those of %s",
+                           model.model_name, e, base.name)
+    cfg = model.config
+
+    def fix(specs: tuple[TensorSpec, ...], tensors: tuple[torch.Tensor, ...] | None,
+            rng: tuple[float, float] | None) -> tuple[TensorSpec, ...]:
+        out = []
+        for i, s in enumerate(specs):
+            shape = s.shape
+            if tensors is not None and len(tensors) == len(specs) and tensors[i].dim() == len(s.shape):
+                shape = tuple(d if isinstance(d, str) else int(n) for d, n in zip(s.shape, tensors[i].shape))
+            r = s.range
+            if i == 0 and rng is not None:
+                r = (float(rng[0]), float(rng[1]))
+            if s.name == "pose" and hasattr(cfg, "num_poses"):
+                r = (0.0, float(cfg.num_poses - 1))
+            out.append(dataclasses.replace(s, shape=shape, range=r))
+        return tuple(out)
+
+    return (fix(base.inputs, inputs, getattr(cfg, "input_range", None)),
+            fix(base.outputs, outputs, getattr(cfg, "output_range", None)))
+
+
+def _as_tuple(out: Any) -> tuple[torch.Tensor, ...]:
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def _converted_cfg(model: GANModel, base: PretrainedCfg, path: Path, sha: str, layout: str, parts: tuple[str, ...],
+                   config: Mapping[str, Any], *, named: bool) -> PretrainedCfg:
+    """The pretrained_cfg of weights loaded from ``path``: no hub, the file's name/sha256/path/layout, the model's
+    own specs. ``named``: the caller named the tag (``load(NAME.TAG, pretrained=PATH)``), so the tag, dataset and
+    license stay the tag's; otherwise tag ``converted`` and license ``unknown`` (nothing in a file says it)."""
+    inputs, outputs = _respec(model, base)
+    lacking = [n for n in _NETS if n not in parts]
+    keeps = f"; the {lacking[0]} keeps its random initialisation" if lacking else ""
+    desc = (f"{model.model_name} weights converted from {path.name} ({layout} layout; "
+            f"{' and '.join(parts)}{keeps}), sha256 {sha}.")
+    image_size = base.image_size
+    if image_size is not None and outputs and all(isinstance(d, int) for d in outputs[0].shape[-len(image_size):]):
+        image_size = tuple(int(d) for d in outputs[0].shape[-len(image_size):])
+    latent = base.latent_dim
+    if latent is not None:
+        latent = int(getattr(model.config, "nz", getattr(model.config, "z_dim", latent)))
+    return dataclasses.replace(
+        base, hub_id=None, revision=None, filename=path.name, sha256=sha, config=dict(config), inputs=inputs,
+        outputs=outputs, image_size=image_size, latent_dim=latent,
+        dataset=base.dataset if named else "", license=base.license if named else "unknown",
+        description=desc,
+        source=str(path), source_layout=layout, source_parts=tuple(parts),
+        architecture=model.model_name or base.architecture, tag=base.tag if named else CONVERTED_TAG,
+    )
 
 
 def from_pretrained(
@@ -246,15 +507,18 @@ def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.d
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
              for k, v in model.state_dict().items() if k.split(".", 1)[0] in parts}
     pc = model.pretrained_cfg
+    # The metadata makes a model.safetensors copied out of the folder self-describing (ganzoo.load(FILE)).
     sha = save_safetensors(state, out / WEIGHTS_NAME,
-                           metadata={"format": "pt", "ganzoo_model": model.model_name})
+                           metadata={"format": "pt", "ganzoo_model": model.model_name,
+                                     "ganzoo_config": json.dumps(model.config.to_dict())})
     stored = {str(v.dtype).replace("torch.", "") for v in state.values() if v.is_floating_point()}
     cfg_json = {
         "library_name": "ganzoo",
         "ganzoo_version": __version__,
         "model_name": model.model_name,
         "family": get_entry(model.model_name).family,
-        "tag": pc.tag if pc is not None else None,
+        # Converted weights are not their tag's published ones: no tag, their pretrained_cfg says where they came from.
+        "tag": pc.tag if pc is not None and not pc.is_converted else None,
         "config": model.config.to_dict(),
         "weights": {"filename": WEIGHTS_NAME, "format": "safetensors", "sha256": sha,
                     "dtype": ",".join(sorted(stored)), "parts": list(parts)},

@@ -92,6 +92,13 @@ class PretrainedCfg:
 
     ``config`` overrides the builder's defaults for these weights (e.g. ``{"nc": 1}`` for a grey model).
     ``hub_id`` is None when no weights are published for the tag.
+
+    Weights converted from a file rather than published on a hub (``ganzoo.load("path/to/ckpt")``,
+    ``ganzoo convert``) have ``hub_id=None``, ``source`` = the absolute path of that file, ``filename`` its name,
+    ``sha256`` its sha256 (of the file as read, before any conversion), ``source_layout`` the converter that read it
+    (``"srgan/lornatang"``, or ``"ganzoo"`` for a file already in ganzoo's layout) and ``source_parts`` the networks it
+    held (``("generator",)`` when the discriminator kept its random initialisation). Registry tags have
+    ``source=None``.
     """
 
     hub_id: str | None = None
@@ -115,6 +122,10 @@ class PretrainedCfg:
     citation: str = ""
     license: str = "apache-2.0"
     description: str = ""
+    # provenance of weights converted from a file (None / () for registry tags)
+    source: str | None = None
+    source_layout: str | None = None
+    source_parts: tuple[str, ...] = ()
     # filled in by the registry
     architecture: str = ""
     tag: str = ""
@@ -139,6 +150,32 @@ class PretrainedCfg:
                 v = dict(v)
             d[f.name] = v
         return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PretrainedCfg":
+        """The inverse of :meth:`to_dict` (as stored in a save_pretrained ``config.json``). Lists become tuples
+        again; keys this version does not know (written by a newer ganzoo) are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        kw: dict[str, Any] = {}
+        for k, v in d.items():
+            if k not in known:
+                continue
+            if k in ("inputs", "outputs"):
+                v = tuple(TensorSpec(name=s["name"], shape=tuple(s["shape"]),
+                                     range=tuple(s["range"]) if s.get("range") is not None else None,
+                                     dtype=s.get("dtype", "float32"), description=s.get("description", ""))
+                          for s in v)
+            elif k == "config":  # JSON has no tuples; ganzoo configs use them for every sequence field
+                v = {ck: tuple(cv) if isinstance(cv, list) else cv for ck, cv in dict(v or {}).items()}
+            elif isinstance(v, list):
+                v = tuple(v)
+            kw[k] = v
+        return cls(**kw)
+
+    @property
+    def is_converted(self) -> bool:
+        """True for weights converted from a local file (``source`` set) rather than a registry tag's."""
+        return self.source is not None
 
 
 @dataclass

@@ -18,6 +18,8 @@ __all__ = [
     "sha256_file",
     "verify_sha256",
     "load_weights_file",
+    "read_safetensors_metadata",
+    "sniff_format",
     "save_safetensors",
     "check_state_dict",
     "load_into",
@@ -42,22 +44,67 @@ def verify_sha256(path: str | os.PathLike, expected: str | None, *, what: str = 
     return got
 
 
+#: File names read as Keras HDF5 weights (any file starting with the HDF5 signature is, too).
+H5_SUFFIXES = (".h5", ".hdf5")
+#: File names that are pickled torch checkpoints (refused unless allow_pickle=True).
+PICKLE_SUFFIXES = (".pth", ".pt", ".pth.tar", ".tar", ".ckpt", ".bin", ".pkl")
+#: Every suffix a bare weights file may have; ``ganzoo.load("x.pth")`` treats such names as paths.
+WEIGHTS_SUFFIXES = (".safetensors",) + H5_SUFFIXES + PICKLE_SUFFIXES
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def sniff_format(path: str | os.PathLike) -> str:
+    """``"safetensors"``, ``"h5"`` or ``"pickle"``: by suffix first, then by content for files whose name says
+    nothing (a safetensors file starts with an 8-byte little-endian header length and a JSON ``{``; an HDF5 file
+    with its 8-byte signature). Anything else is treated as a pickled torch checkpoint."""
+    p = Path(path)
+    name = p.name.lower()
+    if name.endswith(".safetensors"):
+        return "safetensors"
+    if name.endswith(H5_SUFFIXES):
+        return "h5"
+    try:
+        with open(p, "rb") as f:
+            head = f.read(9)
+        size = p.stat().st_size
+    except OSError:
+        return "pickle"
+    if head[:8] == _HDF5_MAGIC:
+        return "h5"
+    if len(head) == 9 and head[8:9] == b"{" and 0 < int.from_bytes(head[:8], "little") <= size - 8:
+        return "safetensors"
+    return "pickle"
+
+
 def load_weights_file(path: str | os.PathLike, *, allow_pickle: bool = False,
                       map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """Load a flat ``{name: tensor}`` from a ``.safetensors`` file, or from a pickled checkpoint when
-    ``allow_pickle=True`` (through ``torch.load(weights_only=True)``, which refuses arbitrary objects).
+    """Load the tensors of a weights file, dispatching on :func:`sniff_format`:
 
-    Pickled checkpoints may nest the tensors (``{"state_dict": {...}}``); they are returned as loaded and
-    flattened by :func:`ganzoo.hub.convert.unwrap_state_dict`.
+    - ``.safetensors``: a flat ``{name: tensor}``;
+    - Keras HDF5 (``.h5`` / ``.hdf5``): ``{"<layer>/<weight>:0": tensor}`` in the file's ``layer_names`` order, read
+      with h5py (``pip install 'ganzoo[convert]'``) by :func:`ganzoo.hub.converters.krasserm.read_keras_h5`; nothing
+      in the file is executed;
+    - anything else (``.pth``, ``.pt``, ``.pth.tar``, ``.tar``, ``.ckpt`` ...): a pickled torch checkpoint, only when
+      ``allow_pickle=True``, through ``torch.load(weights_only=True)``, which refuses arbitrary objects. Pickled
+      checkpoints may nest the tensors (``{"state_dict": {...}}``); they are returned as loaded and flattened by
+      :func:`ganzoo.hub.converters.find_state_dicts`.
+
+    Raises FileNotFoundError, PickleNotAllowedError, CorruptWeightsError (unreadable file), ImportError (no h5py).
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"weights file not found: {p}")
-    if not p.name.endswith(".safetensors"):
+    fmt = sniff_format(p)
+    if fmt == "h5":
+        from .converters.krasserm import read_keras_h5
+
+        return read_keras_h5(p)
+    if fmt == "pickle":
         if not allow_pickle:
             raise PickleNotAllowedError(
-                f"{p.name} is not a .safetensors file; pickled checkpoints can run code when loaded, so ganzoo "
-                f"loads them only when you pass allow_pickle=True (then through torch.load(weights_only=True))."
+                f"{p.name} is not a .safetensors or Keras .h5 file; pickled checkpoints can run code when loaded, so "
+                f"ganzoo loads them only when you pass allow_pickle=True (--allow-pickle on the command line), and "
+                f"then through torch.load(weights_only=True)."
             )
         try:
             return torch.load(p, map_location=map_location, weights_only=True)
@@ -72,6 +119,20 @@ def load_weights_file(path: str | os.PathLike, *, allow_pickle: bool = False,
         raise CorruptWeightsError(
             f"{p} is not a valid safetensors file (truncated or corrupt: {e}). Delete it and download it again."
         ) from e
+
+
+def read_safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file (``{}`` when it has none or is not a safetensors file).
+    ganzoo's save_pretrained writes ``ganzoo_model`` and ``ganzoo_config`` there."""
+    if sniff_format(path) != "safetensors":
+        return {}
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError, RuntimeError):
+        return {}
 
 
 def save_safetensors(state: Mapping[str, torch.Tensor], path: str | os.PathLike,

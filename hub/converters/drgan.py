@@ -25,25 +25,33 @@ Tensors are matched by order, not by index arithmetic: the i-th conv weight (4-d
 i-th conv of ganzoo's, the i-th BatchNorm (the index group with ``running_mean``) to the i-th BN.
 
 Splitting ``fc`` needs Np, which the key names do not give. It is taken from the generator's ``G_dec_fc`` when the
-checkpoint holds both networks (Np = in_features - 320 - Nz, Nz = 50), else it defaults to 13 (Multi-PIE); call
+checkpoint holds both networks (Np = in_features - F - Nz, Nz = 50, F = out_features / 36 = 320 in the paper's
+widths), else it defaults to 13 (Multi-PIE); call
 :func:`convert_kayamin_drgan` with ``num_poses=`` for other data. A wrong guess cannot load silently: the split
 shapes then disagree with the model's and loading raises StateDictMismatchError.
 
 Later kayamin commits add an illumination code (fc rows Nd + 1 + Np + Ni, G_dec_fc input 320 + Np + Ni + Nz);
 that layout is not the paper's and is not supported. kayamin saved whole pickled modules (``torch.save(model)``);
 re-save them as ``model.state_dict()`` with its code on the path before converting.
+
+Hyper-parameters from shapes (:func:`drgan_config`, on ganzoo keys): ``widths`` = the 14 encoder convs' output
+channels (G's or D's), ``nc`` = the first conv's input channels; ``multi_image`` when G's last encoder conv has one
+channel more than the feature size F = fc out_features / 36 (the confidence); ``num_identities`` / ``num_poses``
+from D's heads (Nd + 1 and Np rows); ``nz`` = G's fc in_features - F - Np, with Np from D's pose head when present,
+else Nz = 50 (kayamin's value) and Np the rest. I/O convention: faces in [-1, 1], tanh output, as in ganzoo.
 """
 from __future__ import annotations
 
 import logging
 import re
 from collections import defaultdict
+from typing import Any
 
 import torch
 
 from ganzoo.errors import UnknownCheckpointLayoutError
 
-from . import register_converter
+from . import register_converter, register_ganzoo_infer
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +63,7 @@ _BN_PARAMS = ("weight", "bias", "running_mean", "running_var", "num_batches_trac
 _N_ENC, _N_DEC = 14, 14  # convs in the encoder / transposed convs in the decoder (the last without BN)
 _KEY_RE = re.compile(r"^(\d+)\.(\w+)$")
 DEFAULT_NUM_POSES, DEFAULT_NZ, FEATURE_DIM = 13, 50, 320
+FEATURE_SIZE = 6  # side of the decoder's first feature map: fc out_features = F * 6 * 6
 
 
 def _is_kayamin(keys: set[str]) -> bool:
@@ -128,7 +137,8 @@ def convert_kayamin_drgan(sd: dict[str, torch.Tensor], num_poses: int | None = N
         out.update(_map_trunk(sd, "convLayers.", "discriminator.encoder.layers", _N_ENC, _N_ENC))
         if num_poses is None:
             if "G_dec_fc.weight" in keys:
-                num_poses = sd["G_dec_fc.weight"].shape[1] - FEATURE_DIM - nz
+                feature = sd["G_dec_fc.weight"].shape[0] // FEATURE_SIZE ** 2
+                num_poses = sd["G_dec_fc.weight"].shape[1] - feature - nz
                 logger.info("kayamin/DR-GAN: Np = %d read from G_dec_fc (assuming Nz = %d)", num_poses, nz)
             else:
                 num_poses = DEFAULT_NUM_POSES
@@ -148,8 +158,75 @@ def convert_kayamin_drgan(sd: dict[str, torch.Tensor], num_poses: int | None = N
     return out
 
 
+def _enc_widths(sd: dict[str, torch.Tensor], prefix: str) -> list[int]:
+    pat = re.compile(re.escape(prefix) + r"(\d+)\.conv\.weight$")
+    idx = sorted(int(m.group(1)) for k in sd if (m := pat.match(k)))
+    if idx != list(range(_N_ENC)):
+        raise UnknownCheckpointLayoutError(f"DR-GAN encoder {prefix}* has convs {idx}; expected 0..{_N_ENC - 1}")
+    return [int(sd[f"{prefix}{i}.conv.weight"].shape[0]) for i in idx]
+
+
+def drgan_config(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
+    """``(model name, config)`` of ganzoo-layout DR-GAN weights (generator, discriminator or both), from shapes."""
+    cfg: dict[str, Any] = {}
+    has_g, has_d = "generator.fc.weight" in sd, "discriminator.pose_head.weight" in sd
+    if has_d:
+        widths = _enc_widths(sd, "discriminator.encoder.layers.")
+        cfg.update(widths=tuple(widths), nc=int(sd["discriminator.encoder.layers.0.conv.weight"].shape[1]),
+                   num_identities=int(sd["discriminator.identity_head.weight"].shape[0]) - 1,
+                   num_poses=int(sd["discriminator.pose_head.weight"].shape[0]))
+    if has_g:
+        fc = sd["generator.fc.weight"]
+        feature = int(fc.shape[0]) // FEATURE_SIZE ** 2
+        enc = _enc_widths(sd, "generator.encoder.layers.")
+        multi = enc[-1] == feature + 1
+        if not multi and enc[-1] != feature:
+            raise UnknownCheckpointLayoutError(f"DR-GAN generator: fc makes {feature} x 6 x 6 features but the encoder "
+                                               f"ends with {enc[-1]} channels (expected {feature} or {feature + 1})")
+        widths = enc[:-1] + [feature]
+        nc = int(sd["generator.encoder.layers.0.conv.weight"].shape[1])
+        for k, v in (("widths", tuple(widths)), ("nc", nc)):
+            if cfg.get(k, v) != v:
+                raise UnknownCheckpointLayoutError(f"DR-GAN generator and discriminator disagree on {k}: "
+                                                   f"{cfg[k]} vs {v}")
+        rest = int(fc.shape[1]) - feature
+        num_poses = cfg.get("num_poses", rest - DEFAULT_NZ)
+        nz = rest - num_poses
+        if num_poses < 1 or nz < 1:
+            raise UnknownCheckpointLayoutError(f"DR-GAN generator fc takes {fc.shape[1]} inputs: {feature} features "
+                                               f"leave {rest} for the pose code and the noise, too few")
+        cfg.update(widths=tuple(widths), nc=nc, num_poses=num_poses, nz=nz, multi_image=multi)
+    if not cfg:
+        raise UnknownCheckpointLayoutError("no DR-GAN generator (fc.weight) or discriminator (pose_head.weight) found")
+    name = "drgan_multi" if cfg.get("multi_image") else "drgan"
+    cfg.pop("multi_image", None)  # implied by the model name
+    return name, cfg
+
+
+@register_ganzoo_infer("drgan")
+def _ganzoo_drgan(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]] | None:
+    if not any(k in sd for k in ("generator.fc.weight", "discriminator.pose_head.weight")) or not all(
+            k.startswith(("generator.encoder.", "generator.decoder.", "generator.fc.", "discriminator.encoder.",
+                          "discriminator.identity_head.", "discriminator.pose_head.")) for k in sd):
+        return None
+    return drgan_config(sd)
+
+
+def _infer_kayamin(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
+    return drgan_config(convert_kayamin_drgan(sd))
+
+
+_MATCH = re.compile(r"^(G_enc_convLayers|G_dec_convLayers|convLayers)\.\d+\.(weight|bias|running_mean|running_var|"
+                    r"num_batches_tracked)$|^(G_dec_fc|fc)\.(weight|bias)$")
+
+
+def _match_kayamin(key: str) -> bool:
+    return _MATCH.match(key) is not None
+
+
 @register_converter("drgan", "kayamin", _is_kayamin,
                     "kayamin/DR-GAN Generator (G_enc_convLayers/G_dec_convLayers/G_dec_fc) and Discriminator "
-                    "(convLayers/fc), single- and multi-image, CVPR layout without illumination code")
+                    "(convLayers/fc), single- and multi-image, CVPR layout without illumination code",
+                    infer=_infer_kayamin, match=_match_kayamin)
 def convert_kayamin(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return convert_kayamin_drgan(sd)

@@ -22,17 +22,25 @@ Only the port's 64^3 configuration (``--cube_len 64``, the paper's) matches ganz
 ``--cube_len 32`` the port keeps five layers, pads its first transposed conv by 1 (a 2^3 start) and halves every
 width; those tensors have exactly the shapes of ``gan3d(ngf=32)`` but compute a different function, and no tensor
 tells the two apart, so a warning is logged whenever a 256-wide first layer is converted.
+
+Hyper-parameters from shapes (:func:`gan3d_config`, on ganzoo keys): G's first transposed conv
+``(nz, ngf * 2^(n-2), 4, 4, 4)`` gives ``nz``, its last ``(ngf, 1, 4, 4, 4)`` gives ``ngf``; D's first conv
+``(ndf, 1, 4, 4, 4)`` gives ``ndf``; n layers make a ``2^(n+1)`` volume (5: 64^3); ``conv_bias`` = whether the convs
+carry biases; ``d_first_norm`` = whether D has a BatchNorm after its first conv. The port's layout always has
+that BatchNorm, so a port generator alone also gets ``d_first_norm=True`` (its discriminator then loads into the
+same model). Output: occupancy in [0, 1] through a sigmoid, as in ganzoo.
 """
 from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 import torch
 
 from ganzoo.errors import UnknownCheckpointLayoutError
 
-from . import register_converter
+from . import register_converter, register_ganzoo_infer
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +67,75 @@ def _is_rimchang(keys: set[str]) -> bool:
     return n is not None and n >= 3
 
 
+_GANZOO_KEY = re.compile(r"^(generator|discriminator)\.main\.(\d+)\.([01])\."
+                         r"(weight|bias|running_mean|running_var|num_batches_tracked)$")
+
+
+def _layers(sd: dict[str, torch.Tensor], part: str) -> list[torch.Tensor]:
+    idx = sorted(int(m.group(2)) for k in sd if (m := _GANZOO_KEY.match(k)) and m.group(1) == part
+                 and m.group(3) == "0" and m.group(4) == "weight")
+    if idx != list(range(len(idx))):
+        raise UnknownCheckpointLayoutError(f"3D-GAN {part} layers {idx}; expected 0..N-1")
+    return [sd[f"{part}.main.{i}.0.weight"] for i in idx]
+
+
+def _volume(n: int, part: str) -> int:
+    size = 2 ** (n + 1)
+    if size not in (16, 32, 64, 128):
+        raise UnknownCheckpointLayoutError(f"3D-GAN {part} with {n} layers ({size}^3); ganzoo's has 3 to 6")
+    return size
+
+
+def gan3d_config(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
+    """``(model name, config)`` of ganzoo-layout 3D-GAN weights (generator, discriminator or both), from shapes."""
+    cfg: dict[str, Any] = {}
+    g = _layers(sd, "generator")
+    if g:
+        if any(w.dim() != 5 for w in g):
+            raise UnknownCheckpointLayoutError("3D-GAN generator weights must be 5-d ConvTranspose3d kernels")
+        cfg.update(nz=int(g[0].shape[0]), ngf=int(g[-1].shape[0]), volume_size=_volume(len(g), "generator"),
+                   conv_bias="generator.main.0.0.bias" in sd)
+    d = _layers(sd, "discriminator")
+    if d:
+        if any(w.dim() != 5 for w in d) or d[0].shape[1] != 1:
+            raise UnknownCheckpointLayoutError("3D-GAN discriminator weights must be 5-d Conv3d kernels reading "
+                                               "one channel")
+        vol, bias = _volume(len(d), "discriminator"), "discriminator.main.0.0.bias" in sd
+        for k, v in (("volume_size", vol), ("conv_bias", bias)):
+            if cfg.get(k, v) != v:
+                raise UnknownCheckpointLayoutError(f"3D-GAN generator and discriminator disagree on {k}: "
+                                                   f"{cfg[k]} vs {v}")
+        cfg.update(ndf=int(d[0].shape[0]), volume_size=vol, conv_bias=bias,
+                   d_first_norm="discriminator.main.0.1.running_mean" in sd)
+    if not cfg:
+        raise UnknownCheckpointLayoutError("no 3D-GAN main.<i>.0.weight tensors found")
+    return ("gan3d_32" if cfg["volume_size"] == 32 else "gan3d"), cfg
+
+
+@register_ganzoo_infer("gan3d")
+def _ganzoo_gan3d(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]] | None:
+    if not all(_GANZOO_KEY.match(k) for k in sd):
+        return None
+    return gan3d_config(sd)
+
+
+def _infer_rimchang(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
+    name, cfg = gan3d_config(_map_rimchang(sd, warn=False))
+    return name, {**cfg, "d_first_norm": True}
+
+
+def _match_rimchang(key: str) -> bool:
+    return _KEY_RE.match(key) is not None
+
+
 @register_converter("gan3d", "rimchang-3dgan-pytorch", _is_rimchang,
-                    "rimchang/3DGAN-Pytorch _G / _D state dicts (layer{1..5}.{0,1}.*), 64^3")
+                    "rimchang/3DGAN-Pytorch _G / _D state dicts (layer{1..5}.{0,1}.*), 64^3",
+                    infer=_infer_rimchang, match=_match_rimchang)
 def convert_rimchang(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return _map_rimchang(sd, warn=True)
+
+
+def _map_rimchang(sd: dict[str, torch.Tensor], *, warn: bool) -> dict[str, torch.Tensor]:
     n = _layer_count(set(sd))
     if n is None:
         raise UnknownCheckpointLayoutError(
@@ -74,7 +148,7 @@ def convert_rimchang(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     first = sd["layer1.0.weight"]
     part = "discriminator" if first.shape[1] == 1 else "generator"
     width = first.shape[0] if part == "discriminator" else first.shape[1]
-    if part == "generator" and n == 5 and width == 256:
+    if warn and part == "generator" and n == 5 and width == 256:
         logger.warning("gan3d converter: this generator is 256 wide at its first layer; if it was trained with "
                        "rimchang/3DGAN-Pytorch --cube_len 32 it computes a different function from ganzoo's "
                        "gan3d(ngf=32) (see ganzoo/hub/converters/gan3d.py)")

