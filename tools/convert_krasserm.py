@@ -128,11 +128,42 @@ def comparison_picture(models: dict[str, torch.nn.Module], path: Path, photos=("
     Image.fromarray(np.concatenate(rows, 0)).save(path)
 
 
-def metrics_section(metrics: dict, tag: str) -> str:
-    """A markdown table of the eval JSON's rows for ``tag`` and the bicubic baseline."""
-    from ganzoo.metrics import format_sr_table  # written with tools/eval_sr.py
+def tag_metrics(metrics: dict, tag: str) -> dict:
+    """The eval JSON (tools/eval_sr.py) cut down to the bicubic baseline and ``tag``'s runs: the repo's metrics.json."""
+    keep = {k: v for k, v in metrics.items() if k not in ("runs", "models")}
+    keep["models"] = {k: v for k, v in metrics.get("models", {}).items() if k == tag}
+    keep["runs"] = [r for r in metrics["runs"] if r["method"] in ("bicubic", tag) and not r.get("skipped")]
+    if not any(r["method"] == tag for r in keep["runs"]):
+        raise ValueError(f"the metrics file has no run of {tag}; run tools/eval_sr.py with it")
+    if metrics.get("any_random_weights"):
+        raise ValueError("the metrics file was measured on random weights (--random-ok): not for a model card")
+    return keep
 
-    return format_sr_table(metrics, models=[tag])
+
+def metrics_section(metrics: dict, tag: str) -> str:
+    """Markdown: mean PSNR/SSIM of bicubic and ``tag`` per backend/dtype, then per image for eager fp32."""
+    m = tag_metrics(metrics, tag)
+    proto = m.get("protocol", {})
+    runs = m["runs"]
+    lines = [f"x{proto.get('scale', 4)} on the ten held-out photos of `ganzoo.data.photos.SR_HELDOUT` (256x256 HR "
+             "crops from scikit-image, scikit-learn and matplotlib sample data, named with their crop boxes in that "
+             "module; never trained or tuned on), LR by PIL bicubic down-sampling, baseline PIL bicubic "
+             f"up-sampling. PSNR and SSIM on the Y channel (BT.601) with {proto.get('border', 4)} pixels of border "
+             "removed, and PSNR in RGB. Output rounded to uint8 before scoring. Measured by "
+             f"`{m.get('command', 'tools/eval_sr.py')}` ({m.get('date', '')}); every number is in `metrics.json`.",
+             "", "| method | backend | dtype | PSNR-Y (dB) | SSIM-Y | PSNR-RGB (dB) |", "|---|---|---|---:|---:|---:|"]
+    for r in runs:
+        mean = r["mean"]
+        name = "bicubic" if r["method"] == "bicubic" else f"`{tag}`"
+        lines.append(f"| {name} | {r['backend']} | {r['dtype']} | {mean['psnr_y']:.2f} | {mean['ssim_y']:.4f} | "
+                     f"{mean['psnr_rgb']:.2f} |")
+    bic = next(r for r in runs if r["method"] == "bicubic")
+    fp32 = next(r for r in runs if r["method"] == tag and r["backend"] == "eager" and r["dtype"] == "float32")
+    lines += ["", "Per image, eager float32 (PSNR-Y / SSIM-Y):", "", f"| photo | bicubic | `{tag}` |", "|---|---:|---:|"]
+    for name, v in fp32["per_image"].items():
+        b = bic["per_image"][name]
+        lines.append(f"| {name} | {b['psnr_y']:.2f} / {b['ssim_y']:.4f} | {v['psnr_y']:.2f} / {v['ssim_y']:.4f} |")
+    return "\n".join(lines)
 
 
 def card_notes(tag: str, hashes: dict[str, str], metrics: dict | None, with_picture: bool) -> str:
@@ -201,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             ganzoo.save_pretrained(model, folder, parts=parts,
                                    notes=card_notes(tag, hashes, metrics, with_picture=True))
             (folder / "LICENSE").write_bytes(files["LICENSE"].read_bytes())
+            if metrics is not None:
+                (folder / "metrics.json").write_text(json.dumps(tag_metrics(metrics, tag), indent=2) + "\n")
             (folder / "comparison.png").write_bytes(picture.read_bytes())
             if a.publish:
                 from ganzoo.hub.embedded import publish_embedded

