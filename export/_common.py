@@ -14,6 +14,8 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch import nn
 
+from ganzoo.utils import _umask
+
 from .errors import ExportError, InvalidExportPathError, NotAGanzooModelError, ShapeMismatchError
 
 logger = logging.getLogger("ganzoo.export")
@@ -304,6 +306,7 @@ def atomic_write(path: Path, data: bytes | Any) -> None:
                 f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the mode open() would
         os.replace(tmp, path)
         tmp = None
     except BaseException as e:

@@ -15,9 +15,11 @@ from .errors import (
     CorruptWeightsError,
     GanzooError,
     HubError,
+    ImageReadError,
     IntegrityError,
     InvalidRepoIdError,
     NoPretrainedWeightsError,
+    NotASuperResolutionModelError,
     OfflineError,
     PickleNotAllowedError,
     StateDictMismatchError,
@@ -48,6 +50,8 @@ __all__ = [
     "PickleNotAllowedError",
     "StateDictMismatchError",
     "UnknownCheckpointLayoutError",
+    "ImageReadError",
+    "NotASuperResolutionModelError",
 ]
 
 _LAZY = {"load": "factory", "save_pretrained": "factory", "from_pretrained": "factory"}
@@ -59,8 +63,10 @@ if TYPE_CHECKING:  # pragma: no cover
 def __getattr__(name: str) -> Any:
     # load/save_pretrained/from_pretrained live in ganzoo.factory, which joins registry, hub and models;
     # importing it lazily keeps `import ganzoo` free of huggingface_hub and safetensors.
-    if name in _LAZY:
-        import importlib
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name == "pipelines":  # ganzoo.pipelines.upscale(...) without a separate import
+        return importlib.import_module(".pipelines", __name__)
     raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")

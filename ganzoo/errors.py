@@ -60,3 +60,11 @@ class StateDictMismatchError(GanzooError):
 
 class UnknownCheckpointLayoutError(GanzooError, ValueError):
     """A third-party checkpoint whose key layout no converter recognises."""
+
+
+class ImageReadError(GanzooError, ValueError):
+    """An image file that cannot be read (missing, a folder, truncated, not an image, unsupported pixels)."""
+
+
+class NotASuperResolutionModelError(GanzooError, ValueError):
+    """A model given to a super-resolution task that is not an SR model (no ``config.scale``)."""

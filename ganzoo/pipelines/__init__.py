@@ -1,0 +1,31 @@
+"""Image pipelines on top of ganzoo models: ``upscale`` (super-resolution of whole images, tiled and
+memory-bounded). :mod:`ganzoo.pipelines.tiling` holds the tiling and seam blending they share.
+
+Importing this package is light; torch, numpy and Pillow are imported when a pipeline runs. Modules are named
+for what they hold (``upscaling``, ``tiling``), functions for what they do (``upscale``), so a submodule import
+never shadows a function of the package.
+
+    >>> from ganzoo.pipelines import upscale
+    >>> big = upscale(image)                  # PIL Image or numpy array in, the same type out, x4
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["upscale", "Upscaler", "receptive_radius", "tiled_apply"]
+
+_LAZY = {"upscale": "upscaling", "Upscaler": "upscaling", "receptive_radius": "upscaling", "tiled_apply": "tiling"}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .tiling import tiled_apply
+    from .upscaling import Upscaler, receptive_radius, upscale
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'ganzoo.pipelines' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
