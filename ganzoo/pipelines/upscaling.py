@@ -187,7 +187,7 @@ def _probe_dtype(dtype: str, device: torch.device) -> None:
         raise ValueError(f"{dtype} convolutions are not supported on {device} by this PyTorch "
                          f"({torch.__version__}): {e}; use dtype='float32'") from e
     if device.type == "cpu" and dtype == "float16":
-        logger.warning("float16 convolutions on CPU without fp16 arithmetic are slow in PyTorch (about 8x float32 "
+        logger.warning("float16 convolutions on CPU without fp16 arithmetic are slow in PyTorch (8-14x float32 "
                        "for SRResNet here, channels-last); bfloat16 is the fast reduced precision on CPU")
 
 
