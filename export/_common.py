@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
-from torch import nn
 
 from ganzoo.utils import _umask
 
@@ -88,16 +87,6 @@ def model_family(model) -> str | None:
         return None
 
 
-@contextlib.contextmanager
-def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
-    """Put ``module`` in eval mode for the block, restoring its train/eval flags after."""
-    flags = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield module
-    finally:
-        for m, t in flags:
-            m.training = t
 
 
 def as_tuple(out: Any, names: Sequence[str] = ()) -> tuple[torch.Tensor, ...]:

@@ -23,6 +23,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from ganzoo.utils import eval_mode
+
 from ._common import (
     BATCH_SYMBOL,
     EXPORT_BATCH,
@@ -33,7 +35,6 @@ from ._common import (
     atomic_write,
     check_against_specs,
     check_output_path,
-    eval_mode,
     infer_dims,
     model_family,
     model_label,

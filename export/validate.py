@@ -19,11 +19,12 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ganzoo.utils import eval_mode
+
 from ._common import (
     BATCH_SYMBOL,
     as_tuple,
     check_against_specs,
-    eval_mode,
     infer_dims,
     model_family,
     model_label,

@@ -1,10 +1,12 @@
 """Small helpers for turning generator outputs into pictures."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -70,3 +72,15 @@ def save_image_grid(images: torch.Tensor, path: str | os.PathLike, nrow: int | N
     img.save(buf, format="PNG")
     atomic_write_bytes(path, buf.getvalue())
     return Path(path)
+
+
+@contextlib.contextmanager
+def eval_mode(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Put ``module`` in eval mode for the block, restoring every submodule's train/eval flag after."""
+    flags = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, t in flags:
+            m.training = t

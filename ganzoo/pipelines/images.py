@@ -104,6 +104,19 @@ def _read_png16_colour(path: Path, rawmode: str) -> np.ndarray:
     return hi << 8 | lo
 
 
+def to_plain_mode(im):
+    """An 8-bit PIL image in one of L, LA, RGB, RGBA: palette images become RGB(A) (RGBA when they carry
+    transparency), 1-bit ones L, and other modes (CMYK, YCbCr, RGBa, La, ...) RGB or RGBA by whether they hold alpha."""
+    mode = im.mode
+    if mode in ("P", "PA"):
+        return im.convert("RGBA" if (mode == "PA" or "transparency" in im.info) else "RGB")
+    if mode == "1":
+        return im.convert("L")
+    if mode not in ("L", "LA", "RGB", "RGBA"):
+        return im.convert("RGBA" if "A" in mode or mode.endswith("a") else "RGB")
+    return im
+
+
 def read_image(path: str | os.PathLike) -> ImageData:
     """Decode an image file to an (H, W, C) uint8 / uint16 array, with its EXIF orientation applied.
 
@@ -140,13 +153,7 @@ def read_image(path: str | os.PathLike) -> ImageData:
                     raise ValueError(f"32-bit integer pixels outside 0..65535 (min {a.min()}, max {a.max()})")
                 arr, bits = a.astype(np.uint16), 16
             else:
-                if mode in ("P", "PA"):
-                    im = im.convert("RGBA" if (mode == "PA" or "transparency" in im.info) else "RGB")
-                elif mode == "1":
-                    im = im.convert("L")
-                elif mode not in ("L", "LA", "RGB", "RGBA"):
-                    im = im.convert("RGBA" if "A" in mode or mode.endswith("a") else "RGB")
-                arr, bits = np.asarray(im), 8
+                arr, bits = np.asarray(to_plain_mode(im)), 8
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error, zlib.error, EOFError,
             Image.DecompressionBombError) as e:
         if isinstance(e, FileNotFoundError):

@@ -30,17 +30,16 @@ import json
 import logging
 import math
 import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..errors import NotASuperResolutionModelError
 from ..models.base import GANModel
+from ..utils import eval_mode
 from .tiling import TilePlan, tiled_apply
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -129,15 +128,6 @@ def receptive_radius(config: Any) -> int:
     return worst
 
 
-@contextmanager
-def _eval(module: nn.Module) -> Iterator[nn.Module]:
-    flags = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        yield module
-    finally:
-        for m, t in flags:
-            m.training = t
 
 
 def _torch_device(device: str | torch.device | None, model: GANModel, own_device: bool) -> torch.device:
@@ -211,7 +201,7 @@ class _EagerRunner:
         self.info = {"backend": "eager", "device": str(device), "dtype": dtype}
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode(), _eval(self.net):
+        with torch.inference_mode(), eval_mode(self.net):
             x = x.to(device=self.device, dtype=self.dtype)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -516,12 +506,9 @@ def _from_pil(im: "PILImage.Image"):
     elif mode == "F":
         arr, new_mode = np.asarray(im, dtype=np.float32), "F"
     else:
-        if mode in ("P", "PA"):
-            im = im.convert("RGBA" if (mode == "PA" or "transparency" in im.info) else "RGB")
-        elif mode == "1":
-            im = im.convert("L")
-        elif mode not in ("L", "LA", "RGB", "RGBA"):
-            im = im.convert("RGBA" if mode in ("RGBa", "La") else "RGB")
+        from .images import to_plain_mode
+
+        im = to_plain_mode(im)
         if im.mode != mode:
             logger.info("PIL mode %s is upscaled as %s (and returned as %s)", mode, im.mode, im.mode)
         arr, new_mode = np.asarray(im), im.mode
