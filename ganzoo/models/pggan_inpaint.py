@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +38,9 @@ from torch import nn
 
 from ..layers import ConvNormAct, ResidualBlock, dcgan_init_
 from ..registry import PretrainedCfg, TensorSpec, register_model
-from .base import GANModel, ModelConfig, check_tensor
+from ..errors import InvalidConfigError
+from .base import (MAX_DEPTH, MAX_SIDE, GANModel, ModelConfig, check_batch_size, check_choice, check_finite,
+                   check_float, check_int, check_int_tuple, check_tensor, config_error, first_param, is_tracing)
 
 __all__ = ["PGGANInpaintConfig", "PGGANInpaintGenerator", "PGGANInpaintDiscriminator", "PGGANInpaint",
            "generator_loss", "discriminator_loss", "random_hole_mask"]
@@ -92,45 +94,41 @@ class PGGANInpaintConfig(ModelConfig):
     lambda_g: float = LAMBDA_G
     lambda_p: float = LAMBDA_P
 
+    _label: ClassVar[str] = "pggan_inpaint"
+
     def validate(self) -> None:
-        if self.nc < 1:
-            raise ValueError(f"pggan_inpaint nc must be >= 1, got {self.nc}")
-        if len(self.g_widths) < 2 or any(w < 1 for w in self.g_widths):
-            raise ValueError(f"pggan_inpaint g_widths must hold >= 2 positive widths, got {self.g_widths}")
-        if self.n_blocks < 0:
-            raise ValueError(f"pggan_inpaint n_blocks must be >= 0, got {self.n_blocks}")
-        if not self.dilations or any(d < 1 for d in self.dilations):
-            raise ValueError(f"pggan_inpaint dilations must be a non-empty tuple of ints >= 1, got {self.dilations}")
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
-            raise ValueError(f"pggan_inpaint kernel_size must be odd and >= 1, got {self.kernel_size}")
-        if self.norm not in ("in", "bn"):
-            raise ValueError(f"pggan_inpaint norm must be 'in' or 'bn', got {self.norm!r}")
-        if self.act not in _ACTS:
-            raise ValueError(f"pggan_inpaint act must be one of {_ACTS}, got {self.act!r}")
-        if self.upsample not in ("transposed", "nearest"):
-            raise ValueError(f"pggan_inpaint upsample must be 'transposed' or 'nearest', got {self.upsample!r}")
-        if len(self.d_widths) < 1 or any(w < 1 for w in self.d_widths):
-            raise ValueError(f"pggan_inpaint d_widths must hold >= 1 positive widths, got {self.d_widths}")
-        if self.d_norm not in ("bn", "in", "none"):
-            raise ValueError(f"pggan_inpaint d_norm must be 'bn', 'in' or 'none', got {self.d_norm!r}")
-        if self.d_patch_width < 1 or self.d_global_width < 1:
-            raise ValueError(f"pggan_inpaint d_patch_width/d_global_width must be >= 1, got "
-                             f"{self.d_patch_width}/{self.d_global_width}")
+        check_int(self, "nc", 1, 1024)
+        check_int_tuple(self, "g_widths", min_len=2, max_len=8, expected="2 to 8 positive widths (ints <= 65536)")
+        check_int(self, "n_blocks", 0, MAX_DEPTH)
+        check_int_tuple(self, "dilations", min_len=1, max_len=64, hi=64,
+                        expected="a non-empty tuple of ints >= 1 (and <= 64, at most 64 of them)")
+        odd = "odd and >= 1 (an int <= 31)"
+        if check_int(self, "kernel_size", 1, 31, expected=odd) % 2 == 0:
+            raise config_error(self, "kernel_size", odd, self.kernel_size)
+        check_choice(self, "norm", ("in", "bn"))
+        check_choice(self, "act", _ACTS, expected=f"one of {_ACTS}")
+        check_choice(self, "upsample", ("transposed", "nearest"))
+        check_int_tuple(self, "d_widths", min_len=1, max_len=8, expected="1 to 8 positive widths (ints <= 65536)")
+        check_choice(self, "d_norm", ("bn", "in", "none"))
+        check_int(self, "d_patch_width")
+        check_int(self, "d_global_width")
+        check_int(self, "image_size", 1, MAX_SIDE)
+        check_int(self, "min_size", 1, MAX_SIDE)
+        check_float(self, "leaky_slope", 0.0, 1.0, hi_open=True)
+        for f in ("lambda_rec", "lambda_g", "lambda_p"):
+            check_float(self, f, 0.0)
         if self.min_size < self.size_multiple or self.min_size % self.size_multiple:
-            raise ValueError(f"pggan_inpaint min_size must be a positive multiple of {self.size_multiple}, "
-                             f"got {self.min_size}")
+            raise InvalidConfigError(f"pggan_inpaint min_size must be a positive multiple of {self.size_multiple}, "
+                                     f"got {self.min_size}")
         trunk = 2 ** len(self.d_widths)
         side = self.image_size // trunk
         if self.image_size % trunk or side < 4 or side & (side - 1):
-            raise ValueError(
+            raise InvalidConfigError(
                 f"pggan_inpaint image_size must be {trunk * 4} * 2^k (D's trunk divides it by {trunk} and the global "
                 f"head halves it down to 4x4), got {self.image_size}")
         if self.image_size < self.min_size or self.image_size % self.size_multiple:
-            raise ValueError(f"pggan_inpaint image_size must be >= min_size ({self.min_size}) and a multiple of "
-                             f"{self.size_multiple}, got {self.image_size}")
-        for f in ("lambda_rec", "lambda_g", "lambda_p"):
-            if getattr(self, f) < 0:
-                raise ValueError(f"pggan_inpaint {f} must be >= 0, got {getattr(self, f)}")
+            raise InvalidConfigError(f"pggan_inpaint image_size must be >= min_size ({self.min_size}) and a multiple "
+                                     f"of {self.size_multiple}, got {self.image_size}")
 
     @property
     def size_multiple(self) -> int:
@@ -151,7 +149,7 @@ class PGGANInpaintConfig(ModelConfig):
 def _check_mask_binary(mask: torch.Tensor) -> None:
     # A value check needs a device sync and data-dependent control flow, so it is skipped while tracing
     # (torch.compile, torch.export, torch.jit.trace); eager calls always run it.
-    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+    if mask.is_meta or is_tracing():
         return
     bad = (mask != 0) & (mask != 1)
     if bool(bad.any()):
@@ -189,7 +187,7 @@ class PGGANInpaintGenerator(nn.Module):
 
     def _check(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         check_tensor(image, "image", ndim=4, channels=self.nc, min_size=self.min_size,
-                     multiple_of=self.size_multiple, layout=f"(B, {self.nc}, H, W)")
+                     multiple_of=self.size_multiple, layout=f"(B, {self.nc}, H, W)", like=first_param(self))
         if not isinstance(mask, torch.Tensor):
             raise TypeError(f"mask: expected a torch.Tensor of shape (B, 1, H, W), got {type(mask).__name__}")
         if mask.dtype == torch.bool:
@@ -202,6 +200,8 @@ class PGGANInpaintGenerator(nn.Module):
         if mask.dim() != 4 or tuple(mask.shape) != (b, 1, h, w):
             raise ValueError(f"mask: expected shape {(b, 1, h, w)} (or {(b, h, w)}) to match image "
                              f"{tuple(image.shape)}, got {tuple(mask.shape)}")
+        # The mask is binary, so casting it to the image's dtype is exact (unlike the image, it is not refused).
+        check_finite(mask, "mask")
         _check_mask_binary(mask)
         return mask.to(image.dtype)
 
@@ -246,7 +246,8 @@ class PGGANInpaintDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.image_size
-        check_tensor(x, "image", ndim=4, channels=self.nc, size=(s, s), layout=f"(B, {self.nc}, {s}, {s})")
+        check_tensor(x, "image", ndim=4, channels=self.nc, size=(s, s), layout=f"(B, {self.nc}, {s}, {s})",
+                     like=first_param(self))
         h = self.trunk(x)
         patch = self.patch_head(h)
         g = self.global_fc(self.global_convs(h).flatten(1)).squeeze(1)
@@ -306,6 +307,7 @@ def random_hole_mask(batch_size: int, height: int, width: int, *, min_frac: floa
     between ``min_frac`` and ``max_frac`` of the image's."""
     if not 0 < min_frac <= max_frac <= 1:
         raise ValueError(f"expected 0 < min_frac <= max_frac <= 1, got {min_frac}, {max_frac}")
+    batch_size = check_batch_size(batch_size, "batch_size")
     dev = torch.device(device) if device is not None else torch.device("cpu")
     gen_dev = generator.device if generator is not None else dev
 
@@ -345,8 +347,7 @@ class PGGANInpaint(GANModel):
                       device=None, dtype=None, size: Sequence[int] | int | None = None) -> tuple[torch.Tensor, ...]:
         """(image, mask): a random image in [-1, 1] with one random rectangular hole (filled with 0) and its binary
         mask (B, 1, H, W), 1 = known. ``size`` is ``(H, W)`` or one side; ``image_size`` by default."""
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = check_batch_size(batch_size, "batch_size")
         if size is None:
             h = w = self.config.image_size
         elif isinstance(size, int):
@@ -410,4 +411,4 @@ default_cfgs = {
 @register_model
 def pggan_inpaint(**kwargs) -> PGGANInpaint:
     """PGGAN patch-based inpainting (Demir & Unal 2018), ganzoo's documented default design at 256x256."""
-    return PGGANInpaint(PGGANInpaintConfig(**kwargs))
+    return PGGANInpaint(PGGANInpaintConfig.from_dict(kwargs))

@@ -39,14 +39,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import torch
 from torch import nn
 
 from ..layers import ConvNormAct, ResidualBlock, SubPixelUpsample, make_act
 from ..registry import PretrainedCfg, TensorSpec, register_model
-from .base import GANModel, ModelConfig, check_tensor
+from ..errors import InvalidConfigError
+from .base import (MAX_DEPTH, MAX_SIDE, GANModel, ModelConfig, check_batch_size, check_choice, check_float,
+                   check_float_pair, check_int, check_int_tuple, check_tensor, config_error, first_param)
 
 __all__ = ["SRGANConfig", "SRResNetGenerator", "SRGANDiscriminator", "SRGAN"]
 
@@ -105,37 +107,28 @@ class SRGANConfig(ModelConfig):
     d_padding: str = "symmetric"
     d_input_range: tuple[float, float] | None = None
 
+    _label: ClassVar[str] = "SRGAN"
+
     def validate(self) -> None:
-        if self.scale not in _SCALES:
-            raise ValueError(f"SRGAN scale must be one of {_SCALES}, got {self.scale!r}")
-        for f in ("num_blocks", "width", "in_channels", "out_channels", "d_dense"):
-            v = getattr(self, f)
-            if not isinstance(v, int) or v < (0 if f == "num_blocks" else 1):
-                raise ValueError(f"SRGAN {f} must be an int >= {0 if f == 'num_blocks' else 1}, got {v!r}")
-        if not isinstance(self.head_kernel, int) or self.head_kernel < 1 or self.head_kernel % 2 == 0:
-            raise ValueError(f"SRGAN head_kernel must be an odd int >= 1 (padding k // 2), got {self.head_kernel!r}")
-        if self.prelu not in ("shared", "channel"):
-            raise ValueError(f"SRGAN prelu must be 'shared' or 'channel', got {self.prelu!r}")
-        if self.output_act not in ("tanh", "clamp"):
-            raise ValueError(f"SRGAN output_act must be 'tanh' or 'clamp', got {self.output_act!r}")
-        if self.d_padding not in _D_PADDINGS:
-            raise ValueError(f"SRGAN d_padding must be one of {_D_PADDINGS}, got {self.d_padding!r}")
+        check_choice(self, "scale", _SCALES, expected=f"one of {_SCALES}")
+        check_int(self, "num_blocks", 0, MAX_DEPTH)
+        for f in ("width", "in_channels", "out_channels", "d_dense"):
+            check_int(self, f)
+        odd = "an odd int in [1, 31] (padding k // 2)"
+        if check_int(self, "head_kernel", 1, 31, expected=odd) % 2 == 0:
+            raise config_error(self, "head_kernel", odd, self.head_kernel)
+        check_choice(self, "prelu", ("shared", "channel"))
+        check_choice(self, "output_act", ("tanh", "clamp"))
+        check_choice(self, "d_padding", _D_PADDINGS)
         for f in ("input_range", "output_range", "d_input_range"):
             if f == "d_input_range" and self.d_input_range is None:
                 continue
-            v = tuple(float(x) for x in getattr(self, f))
-            if v not in _RANGES:
-                raise ValueError(f"SRGAN {f} must be one of {list(_RANGES)}, got {getattr(self, f)!r}")
-            setattr(self, f, v)
-        self.d_widths = tuple(self.d_widths)
-        if not self.d_widths or any(not isinstance(w, int) or w < 1 for w in self.d_widths):
-            raise ValueError(f"SRGAN d_widths must be a non-empty tuple of ints >= 1, got {self.d_widths!r}")
+            check_float_pair(self, f, _RANGES)
+        check_int_tuple(self, "d_widths", min_len=1, max_len=12)
         min_d = 2 ** len(self.d_widths)
-        if not isinstance(self.d_image_size, int) or self.d_image_size < min_d:
-            raise ValueError(f"SRGAN d_image_size must be an int >= {min_d} for {len(self.d_widths)} stride-2 "
-                             f"stages, got {self.d_image_size!r}")
-        if not 0.0 <= self.leaky_slope < 1.0:
-            raise ValueError(f"SRGAN leaky_slope must be in [0, 1), got {self.leaky_slope!r}")
+        check_int(self, "d_image_size", min_d, MAX_SIDE, expected=f"an int >= {min_d} for {len(self.d_widths)} "
+                  f"stride-2 stages (and <= {MAX_SIDE})")
+        check_float(self, "leaky_slope", 0.0, 1.0, hi_open=True)
 
     @property
     def num_upsample(self) -> int:
@@ -172,7 +165,7 @@ class SRResNetGenerator(nn.Module):
         self.tail = nn.Conv2d(w, cfg.out_channels, k, 1, k // 2)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        check_tensor(lr, "lr", ndim=4, channels=self.in_channels, min_size=1)
+        check_tensor(lr, "lr", ndim=4, channels=self.in_channels, min_size=1, like=first_param(self))
         head = self.head(lr)
         x = head + self.trunk_tail(self.trunk(head))
         x = self.tail(self.upsample(x))
@@ -220,7 +213,8 @@ class SRGANDiscriminator(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_tensor(x, "image", ndim=4, channels=self.channels, size=(self.image_size, self.image_size))
+        check_tensor(x, "image", ndim=4, channels=self.channels, size=(self.image_size, self.image_size),
+                     like=first_param(self))
         if (self.in_scale, self.in_shift) != (1.0, 0.0):
             x = x * self.in_scale + self.in_shift
         return self.classifier(self.features(x).flatten(1))[:, 0]
@@ -271,6 +265,7 @@ class SRGAN(GANModel):
                       device=None, dtype=None, size: Sequence[int] | None = None) -> tuple[torch.Tensor, ...]:
         """A random LR batch (B, in_channels, H, W), uniform in ``input_range``. ``size`` = (H, W) defaults to the
         LR patch of the paper's 96x96 HR crops: d_image_size // scale (24x24 at x4)."""
+        batch_size = check_batch_size(batch_size, "batch_size")
         if size is None:
             side = max(1, self.config.d_image_size // self.config.scale)
             size = (side, side)
@@ -359,8 +354,9 @@ default_cfgs = {
 def _build(scale: int, kwargs: dict) -> SRGAN:
     kwargs.setdefault("scale", scale)
     if kwargs["scale"] != scale:
-        raise ValueError(f"this model name is the x{scale} variant; expected scale={scale}, got {kwargs['scale']}")
-    return SRGAN(SRGANConfig(**kwargs))
+        raise InvalidConfigError(f"this model name is the x{scale} variant; expected scale={scale}, "
+                                 f"got {kwargs['scale']!r}")
+    return SRGAN(SRGANConfig.from_dict(kwargs))
 
 
 @register_model

@@ -42,7 +42,9 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..registry import PretrainedCfg, TensorSpec, register_model
-from .base import GANModel, ModelConfig, check_latent, check_tensor
+from ..errors import InvalidConfigError
+from .base import (MAX_TRAIN_INT, MAX_WIDTH, GANModel, ModelConfig, check_batch_size, check_dtype, check_finite,
+                   check_float, check_int, check_int_tuple, check_latent, check_tensor, first_param)
 
 __all__ = [
     "TGANConfig",
@@ -94,17 +96,22 @@ class TGANConfig(ModelConfig):
     batch_size: int = 32
     svc_every: int = 5
 
+    _label: ClassVar[str] = "TGAN"
+
     def validate(self) -> None:
-        for f in ("z_dim", "frame_z_dim", "nc", "batch_size", "svc_every"):
-            if getattr(self, f) < 1:
-                raise ValueError(f"TGAN {f} must be >= 1, got {getattr(self, f)}")
+        for f in ("z_dim", "frame_z_dim"):
+            check_int(self, f)
+        check_int(self, "nc", 1, 1024)
+        check_int(self, "batch_size", 1, MAX_TRAIN_INT)
+        check_int(self, "svc_every", 1, MAX_TRAIN_INT)
         for f, n in (("temporal_widths", 4), ("g_widths", 5), ("d_widths", 4)):
-            v = tuple(getattr(self, f))
-            if len(v) != n or any(int(w) < 1 for w in v):
-                raise ValueError(f"TGAN {f} must be {n} positive ints (fixed depth for 16 frames of 64x64), got {v}")
+            check_int_tuple(self, f, length=n,
+                            expected=f"{n} positive ints <= {MAX_WIDTH} (fixed depth for 16 frames of 64x64)")
         if self.g_widths[0] % 2:
-            raise ValueError(f"TGAN g_widths[0] is the concatenation of the z0 and z1 paths and must be even, "
-                             f"got {self.g_widths[0]}")
+            raise InvalidConfigError(f"TGAN g_widths[0] is the concatenation of the z0 and z1 paths and must be "
+                                     f"even, got {self.g_widths[0]}")
+        check_float(self, "leaky_slope", 0.0, 1.0, hi_open=True)
+        check_float(self, "lr", 0.0, lo_open=True)
 
 
 class TGANTemporalGenerator(nn.Module):
@@ -121,7 +128,7 @@ class TGANTemporalGenerator(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, z0: torch.Tensor) -> torch.Tensor:
-        z0 = check_latent(z0, self.z_dim, "z")
+        z0 = check_latent(z0, self.z_dim, "z", like=first_param(self))
         return self.main(z0.unsqueeze(2)).transpose(1, 2)
 
 
@@ -143,12 +150,14 @@ class TGANImageGenerator(nn.Module):
         self.main = nn.Sequential(*layers)
 
     def forward(self, z0: torch.Tensor, z1: torch.Tensor) -> torch.Tensor:
-        z0 = check_latent(z0, self.z_dim, "z")
+        z0 = check_latent(z0, self.z_dim, "z", like=first_param(self))
         if not isinstance(z1, torch.Tensor) or not torch.is_floating_point(z1):
             raise TypeError(f"z1: expected a floating-point torch.Tensor (B, T, {self.frame_z_dim}), "
                             f"got {type(z1).__name__ if not isinstance(z1, torch.Tensor) else z1.dtype}")
+        check_dtype(z1, "z1", first_param(self))
         if z1.dim() != 3 or z1.shape[0] != z0.shape[0] or z1.shape[2] != self.frame_z_dim:
             raise ValueError(f"z1: expected frame codes ({z0.shape[0]}, T, {self.frame_z_dim}), got {tuple(z1.shape)}")
+        check_finite(z1, "z1")
         b, t = z1.shape[:2]
         # BN over the B slow codes (before repeating them) and over the B*T frame codes, as both references do.
         slow = self.slow(z0).view(b, 1, self.half, BOTTOM, BOTTOM).expand(b, t, self.half, BOTTOM, BOTTOM)
@@ -177,7 +186,7 @@ class TGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         # The argument is named like the registry's TensorSpec ("z"); it is the paper's z0.
-        z0 = check_latent(z, self.z_dim, "z")
+        z0 = check_latent(z, self.z_dim, "z", like=first_param(self))
         return self.render(z0, self.temporal(z0))
 
 
@@ -196,7 +205,7 @@ class TGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor(x, "video", ndim=5, channels=self.nc, size=(NUM_FRAMES, IMAGE_SIZE, IMAGE_SIZE),
-                     layout=f"(B, {self.nc}, {NUM_FRAMES}, {IMAGE_SIZE}, {IMAGE_SIZE})")
+                     layout=f"(B, {self.nc}, {NUM_FRAMES}, {IMAGE_SIZE}, {IMAGE_SIZE})", like=first_param(self))
         h = self.main(x)  # (B, 512, 1, 4, 4)
         return self.head(h.flatten(1, 2)).flatten(0)
 
@@ -260,6 +269,7 @@ class TGAN(GANModel):
         """(z0,) with z0 (B, 100) drawn from U(-1, 1)."""
         if size is not None:
             raise ValueError("TGAN has a fixed output size (16 frames of 64x64); size must be None")
+        batch_size = check_batch_size(batch_size, "batch_size")
         cfg: TGANConfig = self.config  # type: ignore[assignment]
         z = torch.rand(batch_size, cfg.z_dim, generator=generator, device=device, dtype=dtype)
         return (z * 2 - 1,)
@@ -287,4 +297,4 @@ default_cfgs = {
 @register_model
 def tgan(**kwargs) -> TGAN:
     """TGAN (SVC): z0 (B, 100) -> video (B, 3, 16, 64, 64)."""
-    return TGAN(TGANConfig(**kwargs))
+    return TGAN(TGANConfig.from_dict(kwargs))
