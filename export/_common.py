@@ -13,7 +13,7 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
-from ganzoo.utils import _umask
+from ganzoo.utils import _umask, check_output_file
 
 from .errors import ExportError, InvalidExportPathError, NotAGanzooModelError, ShapeMismatchError
 
@@ -226,31 +226,32 @@ def sample(model, batch: int, size: Sequence[int] | None, seed: int | None = Non
 # ---------------------------------------------------------------------------------------------------- paths
 
 
-def check_output_path(path: Any, *, what: str = "output file", overwrite: bool = True) -> Path:
-    """Validate an output file path before any heavy work; returns it as an absolute Path.
-
-    Refused: not a str/PathLike, a directory, a path whose nearest existing ancestor is a file, an ancestor
-    without write permission, or an existing file when ``overwrite=False``. Missing parent folders are fine:
-    they are created when the file is written.
-    """
-    if not isinstance(path, (str, os.PathLike)) or (isinstance(path, str) and not path.strip()):
-        raise InvalidExportPathError(f"{what}: expected a file path (str or os.PathLike), got {path!r}")
+def check_path_chars(path: Any, what: str) -> str:
+    """``path`` as a str, refusing (InvalidExportPathError) bytes, control characters (a NUL fails only when the
+    file is opened, after the export's work; a newline is never meant) and names the file system cannot encode."""
     raw = os.fspath(path)
-    p = Path(raw).expanduser().absolute()
-    if raw.endswith(("/", os.sep)) or p.is_dir():
-        raise InvalidExportPathError(f"{what}: expected a file path, got the directory {p}")
-    if p.exists() and not overwrite:
-        raise InvalidExportPathError(f"{what}: {p} exists; pass overwrite=True to replace it")
-    anc = p.parent
-    while not anc.exists():
-        if anc.parent == anc:
-            break
-        anc = anc.parent
-    if not anc.is_dir():
-        raise InvalidExportPathError(f"{what}: cannot create {p}: {anc} is a file, not a folder")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise InvalidExportPathError(f"{what}: cannot write under {anc}: permission denied")
-    return p
+    if not isinstance(raw, str):
+        raise InvalidExportPathError(f"{what}: expected a str path, got {type(raw).__name__} {raw!r}")
+    bad = next((c for c in raw if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise InvalidExportPathError(f"{what}: {raw!r} contains the control character {bad!r}; expected a plain "
+                                     f"file path")
+    try:
+        os.fsencode(raw)
+    except UnicodeError as e:
+        raise InvalidExportPathError(f"{what}: {raw!r} cannot be encoded as a file name here ({e})") from None
+    return raw
+
+
+def check_output_path(path: Any, *, what: str = "output file", overwrite: bool = True) -> Path:
+    """Validate an output file path before any heavy work; returns it as an absolute Path
+    (:func:`ganzoo.utils.check_output_file`, raising InvalidExportPathError).
+
+    Refused: not a str/PathLike, empty, a control character (NUL, newline) or a name the file system cannot encode,
+    a directory, a path whose nearest existing ancestor is a file, an ancestor without write permission, or an
+    existing file when ``overwrite=False``. Missing parent folders are fine: they are created when the file is written.
+    """
+    return check_output_file(path, what=what, overwrite=overwrite, error=InvalidExportPathError)
 
 
 def _make_parents(p: Path) -> list[Path]:

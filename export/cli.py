@@ -186,10 +186,12 @@ def main(argv: list[str] | None = None) -> int:  # python -m ganzoo.export.cli
     logging.basicConfig(level=logging.WARNING)
     from ganzoo.errors import GanzooError
 
+    from ganzoo.cli import one_line
+
     try:
         return run(args)
-    except (GanzooError, ValueError, FileNotFoundError) as e:
-        print(f"ganzoo export: error: {e}", file=sys.stderr)
+    except (GanzooError, ValueError, OSError) as e:
+        print(f"ganzoo export: error: {one_line(e)}", file=sys.stderr)
         return 1
 
 

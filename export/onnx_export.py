@@ -89,31 +89,42 @@ class ExportResult:
         }
 
 
-def supported_opsets(cfg: Any = None) -> tuple[int, int]:
-    """(lowest, highest) opset ``to_onnx`` accepts: the model's ``min_opset`` (at least 13) up to the newest
-    opset the installed onnx package knows."""
+def supported_opsets(cfg: Any = None, component: str = "generator") -> tuple[int, int]:
+    """(lowest, highest) opset ``to_onnx`` accepts for a model's ``component``: the lowest it really exports at
+    (measured, :data:`ganzoo.export.opsets.MIN_OPSETS`; unmeasured models
+    :data:`~ganzoo.export.opsets.FALLBACK_MIN_OPSET`), raised to the model's own ``min_opset`` where that is
+    higher, up to the newest opset the installed onnx package knows."""
     import onnx
 
-    lo = max(MIN_OPSET, int(getattr(cfg, "min_opset", MIN_OPSET) or MIN_OPSET))
+    from .opsets import FALLBACK_MIN_OPSET, measured_min_opset
+
+    measured = measured_min_opset(getattr(cfg, "architecture", None), component) if cfg is not None else None
+    declared = int(getattr(cfg, "min_opset", MIN_OPSET) or MIN_OPSET)
+    lo = max(MIN_OPSET, measured if measured is not None else FALLBACK_MIN_OPSET, declared)
     return lo, int(onnx.defs.onnx_opset_version())
 
 
-def default_opset(cfg: Any = None) -> int:
-    return max(17, int(getattr(cfg, "min_opset", 17) or 17))
+def default_opset(cfg: Any = None, component: str = "generator") -> int:
+    return max(17, supported_opsets(cfg, component)[0])
 
 
-def _check_opset(opset: Any, cfg: Any, label: str) -> int:
+def _check_opset(opset: Any, cfg: Any, label: str, component: str = "generator") -> int:
     if opset is None:
-        opset = default_opset(cfg)
+        opset = default_opset(cfg, component)
     if isinstance(opset, bool) or not isinstance(opset, int):
         raise UnsupportedOpsetError(f"opset must be an int, got {opset!r}")
-    lo, hi = supported_opsets(cfg)
+    lo, hi = supported_opsets(cfg, component)
     if not lo <= opset <= hi:
         import onnx
 
+        from .opsets import measured_min_opset
+
+        measured = measured_min_opset(getattr(cfg, "architecture", None), component)
+        why = (f"the {component} exports at opset {measured} and above (ganzoo.export.opsets)"
+               if measured is not None else "no measured minimum (ganzoo.export.opsets)")
         raise UnsupportedOpsetError(
-            f"opset {opset} is not supported for {label}: expected {lo} <= opset <= {hi} (model min_opset "
-            f"{getattr(cfg, 'min_opset', '?')}, installed onnx {onnx.__version__} knows opsets up to {hi})")
+            f"opset {opset} is not supported for {label}: expected {lo} <= opset <= {hi} ({why}; model min_opset "
+            f"{getattr(cfg, 'min_opset', '?')}; installed onnx {onnx.__version__} knows opsets up to {hi})")
     return opset
 
 
@@ -442,7 +453,9 @@ def to_onnx(
         ``"dcgan.mnist"``); names load published weights when the tag has them (``pretrained=None``), else
         build random ones (``pretrained=False`` forces random, True insists on weights).
     path: the ``.onnx`` file to write. Missing folders are created; nothing is left on failure.
-    opset: default ``max(17, cfg.min_opset)``; accepted: ``cfg.min_opset`` (>= 13) to the installed onnx's newest.
+    opset: default ``max(17, lowest)``; accepted: the lowest opset the model's component really exports at
+        (:mod:`ganzoo.export.opsets`, raised to ``cfg.min_opset`` where higher) to the installed onnx's newest;
+        others raise UnsupportedOpsetError before any work.
     dynamic_batch: symbolic batch dim ``B`` (else the graph is fixed at ``batch``).
     dynamic_spatial: symbolic H/W (default ``cfg.dynamic_spatial``; ignored for fixed-size models).
     dtype: "fp32", or "fp16" (weights and activations in half, normalisation layers kept fp32; with
@@ -467,13 +480,14 @@ def to_onnx(
     t_start = time.perf_counter()
     timing: dict[str, float] = {}
     out_path = check_output_path(path, what="ONNX file", overwrite=overwrite)
+    component = "discriminator" if discriminator else "generator"
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if isinstance(model_or_name, str):
         from ganzoo.registry import resolve_pretrained_cfg
 
         cfg0 = resolve_pretrained_cfg(model_or_name)
-        _check_opset(opset, cfg0, cfg0.name)
+        _check_opset(opset, cfg0, cfg0.name, component)
         _check_half(cfg0, dtype, force, cfg0.name)
     if not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be a positive int, got {batch!r}")
@@ -484,7 +498,7 @@ def to_onnx(
     timing["load_s"] = time.perf_counter() - t0
     cfg = model.pretrained_cfg
     label = model_label(model)
-    opset = _check_opset(opset, cfg, label)
+    opset = _check_opset(opset, cfg, label, component)
     _check_half(cfg, dtype, force, label)
     if discriminator and not hasattr(model, "discriminator"):
         raise ExportError(f"{label} has no discriminator")
@@ -494,7 +508,6 @@ def to_onnx(
                                     dtype=dtype, discriminator=discriminator, keep_io_types=keep_io_types, size=size,
                                     batch_range=batch_range, static_batch=batch, optimize=optimize)
     timing["export_s"] = time.perf_counter() - t0
-    component = "discriminator" if discriminator else "generator"
     meta = _metadata(model, component, dtype, opset, info["in_specs"], info["out_specs"], info["output_names"],
                      info["fp32_layers"], keep_io_types, info["rewrites"])
     if simplify:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._common import atomic_write, check_output_path, model_label, resolve_model
+from ._common import atomic_write, check_output_path, check_path_chars, model_label, resolve_model
 from .errors import ExportError, InvalidExportPathError
 
 logger = logging.getLogger("ganzoo.export")
@@ -181,7 +181,9 @@ def to_triton_repo(
         from .tensorrt import require_tensorrt
 
         require_tensorrt()  # fail before exporting anything
-    repo = Path(repo_dir).expanduser().absolute()
+    if not isinstance(repo_dir, (str, os.PathLike)) or not os.fspath(repo_dir).strip():
+        raise InvalidExportPathError(f"Triton repository: expected a folder path, got {repo_dir!r}")
+    repo = Path(check_path_chars(repo_dir, "Triton repository")).expanduser().absolute()
     if repo.exists() and not repo.is_dir():
         raise InvalidExportPathError(f"Triton repository: {repo} is a file, not a folder")
     model = resolve_model(model_or_name, pretrained)

@@ -10,6 +10,7 @@ import importlib
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
 
 logger = logging.getLogger("ganzoo")
@@ -100,17 +101,26 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The most samples ``ganzoo sample`` draws into one grid.
+MAX_SAMPLES = 1024
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
     import ganzoo
-    from ganzoo.utils import save_image_grid
+    from ganzoo.utils import IMAGE_FORMATS, check_output_file, resolve_device, save_image_grid
 
-    model = ganzoo.load(args.name, device=args.device, local_files_only=args.offline)
+    # Every user error is found before the model loads.
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise ValueError(f"-n must be between 1 and {MAX_SAMPLES} (the number of samples in the grid), got {args.n}")
+    device = resolve_device(args.device)
+    output = check_output_file(args.output, what="-o", suffixes=tuple(IMAGE_FORMATS))
+    model = ganzoo.load(args.name, device=device, local_files_only=args.offline)
     model.eval()
-    gen = torch.Generator(device=args.device).manual_seed(args.seed)
+    gen = torch.Generator(device=device).manual_seed(args.seed)
     with torch.no_grad():
-        inputs = model.sample_inputs(args.n, generator=gen, device=args.device)
+        inputs = model.sample_inputs(args.n, generator=gen, device=device)
         out = model(*inputs)
     if isinstance(out, (tuple, list)):
         out = out[0]
@@ -118,7 +128,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     value_range = spec.range if spec and spec.range else (-1.0, 1.0)
     if out.dim() == 5:  # videos (B, C, T, H, W) -> first frames; volumes (B, 1, D, H, W) -> max projection
         out = out[:, :, 0] if out.shape[1] == 3 else out.amax(dim=2)
-    path = save_image_grid(out, args.output, value_range=value_range)
+    path = save_image_grid(out, output, value_range=value_range)
     logger.info("wrote %d samples of %s to %s", args.n, args.name, path)
     print(path)
     return 0
@@ -137,6 +147,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     export) and an HTML page of it: ``OUTPUT/index.html`` (see ganzoo.demo)."""
     from ganzoo.demo import run_demo
 
+    out = Path(args.output).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"-o {args.output}: exists and is not a folder (demo writes a folder of files)")
     con = _console()
     result = run_demo(args.output, args.name, seed=args.seed,
                       echo=lambda line: con.print(line, markup=False, highlight=False))
@@ -224,9 +237,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 2
             return importlib.import_module(args.plugin).run(args)
         return args.func(args)
-    except (GanzooError, ValueError, FileNotFoundError) as e:
-        print(f"ganzoo {args.command}: error: {e}", file=sys.stderr)
+    except (GanzooError, ValueError, OSError) as e:
+        # A user error (bad argument, missing or unwritable file, unknown model, failed check): one line, exit 1.
+        print(f"ganzoo {args.command}: error: {one_line(e)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"ganzoo {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def one_line(e: BaseException) -> str:
+    """An error's message on one line (multi-line messages joined with '; ')."""
+    msg = str(e) or type(e).__name__
+    return "; ".join(part.strip() for part in msg.splitlines() if part.strip())
 
 
 if __name__ == "__main__":

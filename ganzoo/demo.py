@@ -12,6 +12,7 @@ makes :attr:`DemoResult.ok` False.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import html
@@ -407,32 +408,30 @@ def _render(ctx: DemoContext, sections: Sequence[Section], seconds: float) -> st
 # ------------------------------------------------------------------------------------------------- entry point
 
 
-def run_demo(out_dir: str | os.PathLike, name: str = "dcgan", *, seed: int = 0,
-             echo: Callable[[str], None] | None = None, sections: Sequence[str] | None = None,
-             load_sr: Callable[[str], Any] | None = None, export: bool = True) -> DemoResult:
-    """Run the tour and write ``out_dir/index.html`` with its pictures.
+def _undo(ctx: DemoContext, created: list[Path], saved_existed: bool) -> None:
+    """After a failed tour: remove the files it wrote and the folders it created (nothing else)."""
+    import shutil
 
-    name: the tour's model (a noise-input generator with embedded weights; ``dcgan``). seed: of the samples.
-    echo: called with one line per step (the CLI prints them); default: the module logger.
-    sections: ids from :data:`SECTIONS` to include (default: all). load_sr: how the SR section loads a model by
-    name (default ``ganzoo.load(name, local_files_only=True)``; it must raise NoPretrainedWeightsError when a
-    model has no weights). export: False leaves the ONNX export out (the page says so).
-    Raises what ``ganzoo.load`` raises for the tour's model; section errors are reported on the page instead.
-    """
+    for f in ctx.files:
+        with contextlib.suppress(OSError):
+            Path(f).unlink()
+    if ctx.saved_dir is not None and not saved_existed:
+        shutil.rmtree(ctx.saved_dir, ignore_errors=True)
+    for c in created:
+        try:
+            c.rmdir()
+        except OSError:
+            break
+
+
+def _tour(ctx: DemoContext, name: str, seed: int, export: bool, say: Callable[[str], None]) -> None:
+    """Load, sample, round trip, export: fills ``ctx``; raises what ganzoo.load raises."""
     import torch
 
     import ganzoo
-    from .utils import atomic_write_bytes, save_image_grid
+    from .utils import save_image_grid
 
-    say = echo or logger.info
-    wanted = list(sections) if sections is not None else [sid for sid, _, _ in SECTIONS]
-    unknown = sorted(set(wanted) - {sid for sid, _, _ in SECTIONS})
-    if unknown:
-        raise ValueError(f"unknown demo sections {unknown}; expected some of {[sid for sid, _, _ in SECTIONS]}")
-    t_start = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ctx = DemoContext(out_dir=out, seed=seed, load_sr=load_sr)
+    out = ctx.out_dir
     say(f"ganzoo {ganzoo.__version__}: {len(ganzoo.list_models())} models in {len(ganzoo.list_families())} "
         f"families; published weights: {', '.join(ganzoo.list_models(pretrained=True))}")
     model = ganzoo.load(name, local_files_only=True)
@@ -466,6 +465,44 @@ def run_demo(out_dir: str | os.PathLike, name: str = "dcgan", *, seed: int = 0,
         except ImportError as e:
             ctx.export_skipped = f"{e} (pip install 'ganzoo[onnx]')"
             say(f"ONNX export skipped: {ctx.export_skipped}")
+
+
+def run_demo(out_dir: str | os.PathLike, name: str = "dcgan", *, seed: int = 0,
+             echo: Callable[[str], None] | None = None, sections: Sequence[str] | None = None,
+             load_sr: Callable[[str], Any] | None = None, export: bool = True) -> DemoResult:
+    """Run the tour and write ``out_dir/index.html`` with its pictures.
+
+    name: the tour's model (a noise-input generator with embedded weights; ``dcgan``). seed: of the samples.
+    echo: called with one line per step (the CLI prints them); default: the module logger.
+    sections: ids from :data:`SECTIONS` to include (default: all). load_sr: how the SR section loads a model by
+    name (default ``ganzoo.load(name, local_files_only=True)``; it must raise NoPretrainedWeightsError when a
+    model has no weights). export: False leaves the ONNX export out (the page says so).
+    Raises what ``ganzoo.load`` raises for the tour's model; section errors are reported on the page instead.
+    """
+    from .utils import atomic_write_bytes
+
+    say = echo or logger.info
+    wanted = list(sections) if sections is not None else [sid for sid, _, _ in SECTIONS]
+    unknown = sorted(set(wanted) - {sid for sid, _, _ in SECTIONS})
+    if unknown:
+        raise ValueError(f"unknown demo sections {unknown}; expected some of {[sid for sid, _, _ in SECTIONS]}")
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} exists and is not a folder")
+    created: list[Path] = []  # folders this call creates, innermost first: removed again if the tour fails
+    d = out
+    while not d.exists() and d.parent != d:
+        created.append(d)
+        d = d.parent
+    saved_existed = (out / "saved").exists()
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(out_dir=out, seed=seed, load_sr=load_sr)
+    try:
+        _tour(ctx, name, seed, export, say)
+    except BaseException:
+        _undo(ctx, created, saved_existed)
+        raise
     tour_seconds = time.perf_counter() - t_start
 
     # Content sections first so the registry section knows which families the page shows; page order is kept.

@@ -5,19 +5,33 @@ import dataclasses
 import json
 import logging
 import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
 from ._version import __version__
-from .errors import HubError, IntegrityError, NoPretrainedWeightsError, StateDictMismatchError
+from .errors import (GanzooError, HubError, IntegrityError, InvalidConfigError, InvalidModelSpecError,
+                     NoPretrainedWeightsError, SaveDirectoryError, StateDictMismatchError, UnknownModelError,
+                     UnsupportedDtypeError)
 from .models.base import GANModel
 from .registry import PretrainedCfg, TensorSpec, create, get_entry, resolve_pretrained_cfg, split_name
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load", "load_file", "from_pretrained", "save_pretrained", "download"]
+__all__ = ["load", "load_file", "from_pretrained", "save_pretrained", "download", "LOCAL_DIR_PREFIX"]
+
+
+#: ``local-dir:PATH`` names a local folder or weights file explicitly (as timm does), whatever PATH looks like.
+LOCAL_DIR_PREFIX = "local-dir:"
+_HUB_PREFIX = "hf-hub:"
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+#: The dtypes save_pretrained stores (floating tensors only; integer buffers keep their own dtype).
+SAVE_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
+               "half": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
 
 PathLike = str | os.PathLike
 
@@ -30,9 +44,77 @@ CONVERTED_TAG = "converted"
 _NETS = ("generator", "discriminator")
 
 
+def _check_text(x: Any, what: str) -> str:
+    """``x`` as a non-empty str without control characters (TypeError / InvalidModelSpecError otherwise)."""
+    if isinstance(x, os.PathLike):
+        x = os.fspath(x)
+    if not isinstance(x, str):
+        raise TypeError(f"{what} must be a str or os.PathLike, got {type(x).__name__} {x!r}")
+    if not x.strip():
+        raise InvalidModelSpecError(f"{what} is empty: expected a registry name ('dcgan.mnist'), "
+                                    f"'{_HUB_PREFIX}org/name[@rev]' or a path, got {x!r}")
+    bad = _CONTROL_RE.search(x)
+    if bad:
+        raise InvalidModelSpecError(f"{what} {x!r} contains the control character {bad.group()!r} at position "
+                                    f"{bad.start()} (a stray newline?); remove it")
+    return x
+
+
 def _is_path_like(x: Any) -> bool:
-    return isinstance(x, os.PathLike) or (isinstance(x, str) and (
-        os.sep in x or x.startswith(".") or os.path.exists(x) or x.lower().endswith(_WEIGHTS_SUFFIXES)))
+    """Whether ``load(x)`` treats ``x`` as a path rather than a registry name.
+
+    Paths are explicit: an os.PathLike, ``local-dir:PATH``, an absolute path, ``./`` / ``../`` / ``~``, or a string
+    that no registry name can be (one with a path separator, or a weights-file name such as ``netG.pth`` that is
+    not registered). A bare name is a registry name even when a file or folder of that name exists here, so
+    ``./dcgan`` never hijacks ``dcgan``.
+    """
+    if isinstance(x, os.PathLike):
+        return True
+    if not isinstance(x, str) or not x or x.startswith(_HUB_PREFIX):
+        return False
+    if x.startswith(LOCAL_DIR_PREFIX) or os.path.isabs(x) or x.startswith("~") or x in (".", ".."):
+        return True
+    seps = tuple(s for s in (os.sep, os.altsep) if s)
+    if x.startswith(tuple(f"{d}{s}" for d in (".", "..") for s in seps)) or any(s in x for s in seps):
+        return True
+    if x.lower().endswith(_WEIGHTS_SUFFIXES):
+        try:
+            resolve_pretrained_cfg(x)
+        except GanzooError:
+            return True
+    return False
+
+
+def _parse_source(x: Any, what: str = "model name or path") -> tuple[str, str]:
+    """``("hub", "hf-hub:...")``, ``("path", PATH)`` (``local-dir:`` removed) or ``("name", NAME)``."""
+    pathlike = isinstance(x, os.PathLike)
+    s = _check_text(x, what)
+    if pathlike:
+        return "path", s
+    if s.startswith(_HUB_PREFIX):
+        return "hub", s
+    if s.startswith(LOCAL_DIR_PREFIX):
+        return "path", _check_text(s[len(LOCAL_DIR_PREFIX):], f"path after {LOCAL_DIR_PREFIX!r}")
+    return ("path", s) if _is_path_like(s) else ("name", s)
+
+
+def _check_revision(revision: Any) -> str | None:
+    if revision is None:
+        return None
+    from .hub.validate import validate_revision
+
+    return validate_revision(revision)
+
+
+def _registry_cfg(name: str) -> PretrainedCfg:
+    """resolve_pretrained_cfg, with a hint when a file or folder of that bare name exists here."""
+    try:
+        return resolve_pretrained_cfg(name)
+    except UnknownModelError as e:
+        if os.path.lexists(name):
+            raise type(e)(f"{str(e).rstrip('.')}. A file or folder named {name!r} exists in the current directory, but a bare name "
+                          f"is a registry name: pass './{name}' or '{LOCAL_DIR_PREFIX}{name}' to load it") from e
+        raise
 
 
 def _dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
@@ -46,6 +128,9 @@ def _dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
 
 
 def _finish(model: GANModel, device: Any, dtype: Any) -> GANModel:
+    from .utils import resolve_device
+
+    device = resolve_device(device)  # DeviceUnavailableError for "bogus", or "cuda" on a CPU build
     dt = _dtype(dtype)
     if dt in (torch.float16, torch.bfloat16) and model.pretrained_cfg is not None \
             and not model.pretrained_cfg.half_precision:
@@ -61,7 +146,11 @@ def _build_from_config(cfg_json: dict[str, Any]) -> GANModel:
     is ever executed."""
     name = cfg_json["model_name"]
     entry = get_entry(name)  # UnknownModelError for names this ganzoo does not know
-    model = entry.builder(**dict(cfg_json.get("config", {})))
+    config = cfg_json.get("config", {})
+    if not isinstance(config, Mapping):
+        raise InvalidConfigError(f"config.json 'config' must be an object of field: value pairs, got "
+                                 f"{type(config).__name__}")
+    model = entry.builder(**config)  # every field validated, the parameter count bounded, before allocation
     model.model_name = entry.name
     tag = cfg_json.get("tag")
     pc = cfg_json.get("pretrained_cfg")
@@ -149,19 +238,19 @@ def load(
     overrides the detected config; a tagged name with ``pretrained=FILE`` detects within the name's family, and a
     third-party file's hyper-parameters and convention override the tag's.
     """
-    if isinstance(name, os.PathLike):
-        name = os.fspath(name)
-    if name.startswith("hf-hub:") or _is_path_like(name):
-        if not name.startswith("hf-hub:") and Path(name).expanduser().is_file():
+    kind, name = _parse_source(name)
+    revision = _check_revision(revision)
+    if kind != "name":
+        if kind == "path" and Path(name).expanduser().is_file():
             return load_file(name, family=family, layout=layout, config=config, allow_pickle=allow_pickle,
                              device=device, dtype=dtype, verify=verify)
         if family is not None or layout is not None or config is not None:
             raise ValueError(f"family=, layout= and config= apply to a bare weights file; {name!r} is "
                              + ("a folder (its config.json says what it is)" if Path(name).expanduser().is_dir()
                                 else "not a file"))
-        return from_pretrained(name, revision=revision, device=device, dtype=dtype, local_files_only=local_files_only,
-                               cache_dir=cache_dir, verify=verify)
-    cfg = resolve_pretrained_cfg(name)
+        return from_pretrained(Path(name) if kind == "path" else name, revision=revision, device=device, dtype=dtype,
+                               local_files_only=local_files_only, cache_dir=cache_dir, verify=verify)
+    cfg = _registry_cfg(name)
     full = cfg.name
     if family is not None and family != get_entry(full).family:
         raise ValueError(f"{full} is a model of family {get_entry(full).family!r}, not {family!r}")
@@ -170,8 +259,16 @@ def load(
     from .hub.resolve import resolve_spec
 
     if pretrained is not True:
-        spec = os.fspath(pretrained)
-        res = resolve_spec(spec, cache_dir=cache_dir, local_files_only=local_files_only)
+        if not isinstance(pretrained, (str, os.PathLike)):
+            raise TypeError(f"pretrained must be True, False, a path or an '{_HUB_PREFIX}' spec, got "
+                            f"{type(pretrained).__name__} {pretrained!r}")
+        pkind, spec = _parse_source(pretrained, "pretrained")
+        if pkind == "hub":
+            res = resolve_spec(spec, cache_dir=cache_dir, local_files_only=local_files_only)
+        else:
+            from .hub.resolve import resolve_local
+
+            res = resolve_local(spec)
         if res.config is not None:
             return _from_resolved(res, device=device, dtype=dtype, verify=verify, allow_pickle=allow_pickle)
         # A tag given explicitly is the user's ("srgan.imagenet"); a bare name means its default tag.
@@ -210,11 +307,16 @@ def _from_resolved(res, *, device, dtype, verify: bool, allow_pickle: bool = Fal
     what = f"{res.repo_id}@{res.revision}" if res.repo_id else str(res.folder)
     if res.config is not None:
         cfg_json = read_config(res.config)
-        model = _build_from_config(cfg_json)
         card_sha = cfg_json.get("weights", {}).get("sha256")
         if registry_sha and card_sha and card_sha != registry_sha:
             raise IntegrityError(f"{what}: config.json pins sha256 {card_sha} but the registry pins {registry_sha}")
         expected = registry_sha or card_sha
+        if verify and expected:  # integrity first: nothing is built from a folder whose weights do not match
+            from .hub.io import verify_sha256
+
+            verify_sha256(res.weights, expected, what=f"{what}/{res.weights.name}")
+            verify, expected = False, None  # checked: _load_weights need not hash the file again
+        model = _build_from_config(cfg_json)
     elif registry_cfg is not None:
         model, expected = create(registry_cfg.name), registry_sha
     else:
@@ -281,6 +383,10 @@ def _save_pretrained_folder_of(p: Path, family: str | None) -> Path | None:
     cfg_path = p.parent / CONFIG_NAME
     if not cfg_path.is_file():
         return None
+    if cfg_path.is_symlink():  # a folder's config.json must not lead out of the folder
+        from .hub.resolve import check_inside
+
+        check_inside(cfg_path, p.parent)
     try:
         cfg_json = read_config(cfg_path)
     except HubError:
@@ -471,22 +577,195 @@ def from_pretrained(
     The architecture comes from config.json (``model_name`` must be registered); the weights' sha256 pinned in
     config.json is verified unless ``verify=False``.
     """
-    from .hub.resolve import resolve_spec
+    from .hub.resolve import resolve_local, resolve_spec
 
-    res = resolve_spec(os.fspath(source), revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
+    kind, spec = _parse_source(source, "from_pretrained source")
+    revision = _check_revision(revision)
+    if kind == "hub":
+        res = resolve_spec(spec, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
+    else:  # a folder (or weights file), also when bare: from_pretrained takes no registry names
+        res = resolve_local(spec)
     return _from_resolved(res, device=device, dtype=dtype, verify=verify)
 
 
-def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.dtype | None = None,
+def _save_dtype(dtype: Any) -> torch.dtype | None:
+    if dtype is None:
+        return None
+    if isinstance(dtype, str) and dtype in SAVE_DTYPES:
+        return SAVE_DTYPES[dtype]
+    if isinstance(dtype, torch.dtype) and dtype in SAVE_DTYPES.values():
+        return dtype
+    raise UnsupportedDtypeError(
+        f"save_pretrained stores floating weights as torch.float32, torch.float16 or torch.bfloat16 (or "
+        f"{sorted(SAVE_DTYPES)}), got {dtype!r}" + (" (integer, bool and float8 dtypes would silently destroy the "
+                                                   "weights)" if isinstance(dtype, torch.dtype) else ""))
+
+
+def _save_target(save_directory: Any) -> Path:
+    """The folder save_pretrained replaces: absolute, normalised, a symlink followed to its target."""
+    if isinstance(save_directory, (bytes, bytearray)) or not isinstance(save_directory, (str, os.PathLike)):
+        raise TypeError(f"save_directory must be a str or os.PathLike, got {type(save_directory).__name__} "
+                        f"{save_directory!r}")
+    raw = os.fspath(save_directory)
+    if not raw.strip():
+        raise InvalidModelSpecError(f"save_directory is empty: expected a folder path, got {raw!r}")
+    bad = _CONTROL_RE.search(raw)
+    if bad:
+        raise InvalidModelSpecError(f"save_directory {raw!r} contains the control character {bad.group()!r}")
+    out = Path(os.path.abspath(os.path.expanduser(raw)))
+    if out.is_symlink():
+        out = Path(os.path.realpath(out))
+    return out
+
+
+def _foreign_files(out: Path) -> tuple[str, ...]:
+    """Entries of an existing folder that ganzoo did not write. A folder ganzoo wrote has a config.json with
+    ``library_name: "ganzoo"``; its config.json, weights file and README.md are ganzoo's, anything else is not.
+    In any other folder every entry is foreign."""
+    from .hub.resolve import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
+
+    names = sorted(os.listdir(out))
+    ours: set[str] = set()
+    cfg = out / CONFIG_NAME
+    if cfg.is_file() and not cfg.is_symlink():
+        try:
+            cfg_json = json.loads(cfg.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            cfg_json = None
+        if isinstance(cfg_json, dict) and cfg_json.get("library_name") == "ganzoo":
+            w = cfg_json.get("weights", {})
+            wname = w.get("filename", WEIGHTS_NAME) if isinstance(w, dict) else WEIGHTS_NAME
+            ours = {CONFIG_NAME, CARD_NAME, WEIGHTS_NAME, str(wname)}
+    return tuple(n for n in names if n not in ours)
+
+
+def _tmp_prefix(out: Path) -> str:
+    return f".{out.name}.ganzoo-tmp-"
+
+
+def _reclaim_stale(out: Path) -> None:
+    """Remove temporary folders that a killed save_pretrained left beside ``out`` (their process is gone)."""
+    prefix = _tmp_prefix(out)
+    try:
+        entries = list(os.scandir(out.parent))
+    except OSError:
+        return
+    for e in entries:
+        if not e.name.startswith(prefix) or not e.is_dir(follow_symlinks=False):
+            continue
+        try:
+            pid = int(e.name[len(prefix):].split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # still running: a save in flight
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # someone else's live process
+        logger.info("removing %s, left by a save_pretrained that was interrupted (pid %d)", e.path, pid)
+        shutil.rmtree(e.path, ignore_errors=True)
+
+
+def _carry_over(src: Path, dst: Path, names: tuple[str, ...]) -> None:
+    """Put the foreign entries of the old folder into the new one (hard links, copies where linking fails), so
+    ``overwrite=True`` replaces only the files ganzoo writes."""
+    def link(s: str, d: str) -> None:
+        try:
+            os.link(s, d, follow_symlinks=False)
+        except OSError:
+            shutil.copy2(s, d, follow_symlinks=False)
+
+    for n in names:
+        s, d = src / n, dst / n
+        if s.is_dir() and not s.is_symlink():
+            shutil.copytree(s, d, symlinks=True, copy_function=link)
+        else:
+            link(str(s), str(d))
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two folders (Linux renameat2 RENAME_EXCHANGE). False where the system cannot."""
+    import ctypes
+    import errno
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd = -100
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _swap_in(new: Path, out: Path) -> Path | None:
+    """Put the finished folder ``new`` at ``out``. Returns where the old folder now is (to delete), or None.
+
+    An existing ``out`` is exchanged with ``new`` in one atomic step where the system allows it, so at every
+    moment ``out`` is the old folder or the new one. Elsewhere the old folder is renamed aside first and put
+    back if the second rename fails (a kill between the two leaves it beside ``out`` under a ``.ganzoo-old``
+    name)."""
+    if not out.exists():
+        os.rename(new, out)  # fails (ENOTEMPTY/EEXIST) if another process created ``out`` meanwhile
+        return None
+    if _exchange(new, out):
+        return new
+    old = out.with_name(f".{out.name}.ganzoo-old-{os.getpid()}")
+    os.rename(out, old)
+    try:
+        os.rename(new, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    return old
+
+
+def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.dtype | str | None = None,
                     training: dict[str, Any] | None = None, notes: str = "",
-                    parts: tuple[str, ...] = ("generator", "discriminator")) -> Path:
+                    parts: tuple[str, ...] = ("generator", "discriminator"), overwrite: bool = False) -> Path:
     """Write ``config.json``, ``model.safetensors`` (generator + discriminator) and a ``README.md`` model card.
 
-    ``dtype`` stores floating tensors in another precision (e.g. float16 to halve the size); ``training`` records
-    how the weights were made, for the card. ``parts`` limits the weights to some networks, e.g. ``("generator",)``
-    when the discriminator's weights are not to be published; config.json records it, and loading then leaves the
-    other networks at their initialisation (``model.pretrained_parts`` says which were loaded). Each file is written
-    atomically. Returns the folder.
+    ``dtype`` stores floating tensors in another precision: ``torch.float32``, ``torch.float16`` or
+    ``torch.bfloat16`` (or "fp32", "fp16", "bf16"); anything else raises UnsupportedDtypeError. ``training``
+    records how the weights were made, for the card. ``parts`` limits the weights to some networks, e.g.
+    ``("generator",)`` when the discriminator's weights are not to be published; config.json records it, and
+    loading then leaves the other networks at their initialisation (``model.pretrained_parts`` says which were
+    loaded).
+
+    The folder is written whole beside ``save_directory`` (a temporary folder in the same parent) and swapped in
+    atomically, so an interruption at any point leaves the old folder or the new one, never a mix of the two.
+    An existing folder is replaced only when ganzoo wrote it (its config.json has ``library_name: "ganzoo"``)
+    and holds nothing else; otherwise SaveDirectoryError names the files ganzoo did not write, unless
+    ``overwrite=True``, which replaces ganzoo's three files and keeps every other entry. Files and the folder
+    get the modes the umask gives. Returns the folder.
     """
     parts = tuple(parts)
     if not parts or any(p not in ("generator", "discriminator") for p in parts):
@@ -494,24 +773,34 @@ def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.d
     from .hub.card import render_model_card
     from .hub.io import save_safetensors
     from .hub.resolve import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
-    from .utils import atomic_write_bytes
+    from .utils import _umask, atomic_write_bytes
 
     if not isinstance(model, GANModel):
         raise TypeError(f"save_pretrained expects a ganzoo model (GANModel), got {type(model).__name__}")
     if model.model_name is None:
         raise ValueError("model has no registry name; build it with ganzoo.create or ganzoo.load")
-    out = Path(save_directory)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"{out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+    store_dtype = _save_dtype(dtype)
+    out = _save_target(save_directory)
+    carry: tuple[str, ...] = ()
+    if out.exists():
+        if not out.is_dir():
+            raise NotADirectoryError(f"{out} exists and is not a folder")
+        cwd = Path(os.getcwd())
+        if out == cwd or out in cwd.parents:
+            raise SaveDirectoryError(f"cannot replace {out}: it is the current working directory or a folder "
+                                     f"above it; save to a subfolder")
+        foreign = _foreign_files(out)
+        if foreign and not overwrite:
+            shown = ", ".join(foreign[:8]) + (f" and {len(foreign) - 8} more" if len(foreign) > 8 else "")
+            raise SaveDirectoryError(
+                f"{out} holds files ganzoo did not write ({shown}); save_pretrained replaces the whole folder. "
+                f"Choose another folder, or pass overwrite=True to replace config.json, {WEIGHTS_NAME} and "
+                f"{CARD_NAME} and keep the rest", foreign=foreign)
+        carry = foreign
+    state = {k: (v.to(store_dtype) if store_dtype is not None and v.is_floating_point() else v)
              for k, v in model.state_dict().items() if k.split(".", 1)[0] in parts}
-    pc = model.pretrained_cfg
-    # The metadata makes a model.safetensors copied out of the folder self-describing (ganzoo.load(FILE)).
-    sha = save_safetensors(state, out / WEIGHTS_NAME,
-                           metadata={"format": "pt", "ganzoo_model": model.model_name,
-                                     "ganzoo_config": json.dumps(model.config.to_dict())})
     stored = {str(v.dtype).replace("torch.", "") for v in state.values() if v.is_floating_point()}
+    pc = model.pretrained_cfg
     cfg_json = {
         "library_name": "ganzoo",
         "ganzoo_version": __version__,
@@ -520,23 +809,88 @@ def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.d
         # Converted weights are not their tag's published ones: no tag, their pretrained_cfg says where they came from.
         "tag": pc.tag if pc is not None and not pc.is_converted else None,
         "config": model.config.to_dict(),
-        "weights": {"filename": WEIGHTS_NAME, "format": "safetensors", "sha256": sha,
+        "weights": {"filename": WEIGHTS_NAME, "format": "safetensors", "sha256": None,
                     "dtype": ",".join(sorted(stored)), "parts": list(parts)},
-        "pretrained_cfg": pc.to_dict() if pc is not None else None,
+        # The revision and sha256 of the copy being written are not known before it exists (the embedded hub's
+        # revision hashes this very file), so a published tag's pins stay in the registry, never stale copies here.
+        "pretrained_cfg": None if pc is None else (pc.to_dict() if pc.is_converted
+                                                   else {**pc.to_dict(), "revision": None, "sha256": None}),
     }
-    atomic_write_bytes(out / CONFIG_NAME, (json.dumps(cfg_json, indent=2) + "\n").encode())
-    atomic_write_bytes(out / CARD_NAME, render_model_card(cfg_json, training=training, notes=notes).encode())
+
+    created: list[Path] = []
+    d = out.parent
+    while not d.exists():
+        created.append(d)
+        d = d.parent
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _reclaim_stale(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(out)}{os.getpid()}-", dir=out.parent))
+    old: Path | None = None
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; give the folder the mode mkdir would
+        # The metadata makes a model.safetensors copied out of the folder self-describing (ganzoo.load(FILE)).
+        sha = save_safetensors(state, tmp / WEIGHTS_NAME,
+                               metadata={"format": "pt", "ganzoo_model": model.model_name,
+                                         "ganzoo_config": json.dumps(model.config.to_dict())})
+        cfg_json["weights"]["sha256"] = sha
+        atomic_write_bytes(tmp / CONFIG_NAME, (json.dumps(cfg_json, indent=2) + "\n").encode())
+        atomic_write_bytes(tmp / CARD_NAME, render_model_card(cfg_json, training=training, notes=notes).encode())
+        if carry:
+            _carry_over(out, tmp, carry)
+        _fsync_dir(tmp)
+        try:
+            old = _swap_in(tmp, out)
+        except OSError as e:
+            raise SaveDirectoryError(f"cannot put the new folder in place at {out}: {e} (a mount point cannot be "
+                                     f"replaced: save to a subfolder of it)") from e
+        _fsync_dir(out.parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for c in created:  # the parents this call made, innermost first, if still empty
+            try:
+                c.rmdir()
+            except OSError:
+                break
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     return out
 
 
 def download(name: str, *, revision: str | None = None, source: str = "auto", cache_dir: PathLike | None = None,
              local_files_only: bool = False) -> Path:
-    """Fetch and verify a tag's files; returns the local folder holding them."""
-    from .hub.io import verify_sha256
+    """Fetch and verify a tag's files; returns the local folder holding them.
 
-    cfg = resolve_pretrained_cfg(name)
+    Every file is verified, wherever it came from: config.json parses and has ganzoo's schema, its weights pin
+    agrees with the registry's, and the weights' sha256 matches the registry pin (or, for another revision, the
+    one config.json pins). A remote file that fails is evicted from the cache. Raises CorruptConfigError,
+    IntegrityError (a mismatch, or weights no pin covers), HubError, OfflineError."""
+    from .hub.download import remove_cached_file
+    from .hub.io import verify_sha256
+    from .hub.resolve import read_config
+
+    cfg = _registry_cfg(_check_text(name, "model name"))
+    revision = _check_revision(revision)
     res, pinned = _resolve_published(cfg, revision=revision, source=source, cache_dir=cache_dir,
                                      local_files_only=local_files_only, verify=True)
-    if pinned:  # the embedded copy is not checked by the downloader
-        verify_sha256(res.weights, cfg.sha256, what=cfg.name)
+    what = f"{cfg.name} ({res.repo_id}@{res.revision})"
+    try:
+        card_sha = None
+        if res.config is not None:
+            card = read_config(res.config).get("weights", {})
+            card_sha = card.get("sha256") if card.get("filename", res.weights.name) == res.weights.name else None
+            if pinned and card_sha and card_sha != cfg.sha256:
+                raise IntegrityError(f"{what}: config.json pins sha256 {card_sha} for {res.weights.name} but the "
+                                     f"registry pins {cfg.sha256}; the published repo is inconsistent, report it")
+        expected = cfg.sha256 if pinned else card_sha
+        if not expected:
+            raise IntegrityError(f"{what}: no sha256 pins {res.weights.name} (neither the registry at this revision "
+                                 f"nor config.json), so it cannot be verified")
+        verify_sha256(res.weights, expected, what=f"{what}/{res.weights.name}")
+    except GanzooError:
+        if res.origin == "remote":
+            for f in (res.weights, res.config):
+                if f is not None:
+                    remove_cached_file(f)
+        raise
     return res.folder

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     pc = model.pretrained_cfg
     # Only the networks the file held: a discriminator the checkpoint lacks is not published as weights.
     parts = tuple(pc.source_parts) if pc is not None and pc.source_parts else ("generator", "discriminator")
-    folder = ganzoo.save_pretrained(model, out, dtype=dtype, notes=_notes(model), parts=parts)
+    folder = ganzoo.save_pretrained(model, out, dtype=dtype, notes=_notes(model), parts=parts, overwrite=args.force)
     result = {"folder": str(folder), "model_name": model.model_name, "layout": pc.source_layout if pc else None,
               "networks": list(pc.source_parts) if pc else [], "source": pc.source if pc else str(src),
               "source_sha256": pc.sha256 if pc else None, "config": model.config.to_dict()}

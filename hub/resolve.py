@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganzoo.errors import HubError
+from ganzoo.errors import CorruptConfigError, HubError, InvalidRepoIdError, UnsafePathError
 
 from .download import hf_download
 from .embedded import find_embedded
@@ -24,7 +25,8 @@ from .validate import parse_hub_spec, validate_filename, validate_repo_id
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Resolved", "resolve_repo", "resolve_local", "read_config", "CONFIG_NAME", "CARD_NAME", "WEIGHTS_NAME"]
+__all__ = ["Resolved", "resolve_repo", "resolve_local", "read_config", "check_config", "check_inside", "CONFIG_NAME",
+           "CARD_NAME", "WEIGHTS_NAME"]
 
 CONFIG_NAME = "config.json"
 CARD_NAME = "README.md"
@@ -47,30 +49,110 @@ class Resolved:
         return self.weights.parent
 
 
-def read_config(path: Path) -> dict[str, Any]:
-    try:
-        cfg = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise HubError(f"cannot read {path}: {e}") from e
-    if not isinstance(cfg, dict) or "model_name" not in cfg:
-        raise HubError(f"{path} is not a ganzoo config.json (expected a JSON object with 'model_name')")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_FIX = "delete it and download it again, or write the folder again with ganzoo.save_pretrained"
+
+
+def check_config(cfg: Any, path: Path | str) -> dict[str, Any]:
+    """Check the structure of a parsed config.json: a JSON object with a non-empty string ``model_name``; when
+    present, ``config`` an object, ``tag`` a string or null, ``pretrained_cfg`` an object or null, and ``weights`` an
+    object whose ``filename`` is a plain relative name, ``sha256`` 64 lowercase hex digits (or null), ``format`` and
+    ``dtype`` strings and ``parts`` a list of strings. Raises CorruptConfigError naming the file and the field."""
+    def bad(msg: str) -> CorruptConfigError:
+        return CorruptConfigError(f"{path} is not a valid ganzoo config.json: {msg}; {_FIX}")
+
+    if not isinstance(cfg, dict):
+        raise bad(f"expected a JSON object, got {type(cfg).__name__}")
+    name = cfg.get("model_name")
+    if not isinstance(name, str) or not name.strip():
+        raise bad(f"'model_name' must be a non-empty string, got {name!r}")
+    for key, types, what in (("config", (dict,), "an object"), ("tag", (str, type(None)), "a string or null"),
+                             ("pretrained_cfg", (dict, type(None)), "an object or null"),
+                             ("weights", (dict,), "an object")):
+        if key in cfg and not isinstance(cfg[key], types):
+            raise bad(f"'{key}' must be {what}, got {type(cfg[key]).__name__}")
+    w = cfg.get("weights", {})
+    if "filename" in w:
+        if not isinstance(w["filename"], str):
+            raise bad(f"'weights.filename' must be a string, got {type(w['filename']).__name__}")
+        try:
+            validate_filename(w["filename"])
+        except InvalidRepoIdError as e:
+            raise bad(f"'weights.filename': {e}") from e
+    sha = w.get("sha256")
+    if sha is not None and (not isinstance(sha, str) or not _SHA256_RE.match(sha)):
+        raise bad(f"'weights.sha256' must be 64 lowercase hex digits, got {sha!r}")
+    for key in ("format", "dtype"):
+        if key in w and not isinstance(w[key], str):
+            raise bad(f"'weights.{key}' must be a string, got {type(w[key]).__name__}")
+    if "parts" in w and (not isinstance(w["parts"], list) or not all(isinstance(x, str) for x in w["parts"])):
+        raise bad(f"'weights.parts' must be a list of strings, got {w['parts']!r}")
     return cfg
 
 
+def read_config(path: Path) -> dict[str, Any]:
+    """Parse and check a config.json (see :func:`check_config`). Raises CorruptConfigError (a HubError) for a file
+    that cannot be read, is not UTF-8, is not JSON or lacks required fields; never a raw decoding error."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise CorruptConfigError(f"cannot read {path}: {e}") from e
+    try:
+        cfg = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise CorruptConfigError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason}); {_FIX}") from e
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise CorruptConfigError(f"{path} is not valid JSON ({e}); {_FIX}") from e
+    return check_config(cfg, path)
+
+
+def _hf_cache_blobs(folder: Path) -> Path | None:
+    """``models--org--name/blobs`` when ``folder`` is a huggingface_hub snapshot (``.../snapshots/<rev>``)."""
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        return folder.parent.parent / "blobs"
+    return None
+
+
+def check_inside(path: Path, folder: Path) -> Path:
+    """Refuse ``path`` (UnsafePathError) when it is a symlink, or lies below one, that resolves outside ``folder``
+    (resolved); files of a huggingface_hub snapshot may link into its repo's ``blobs``. Returns the resolved path.
+    Nothing is opened or hashed."""
+    root = folder.resolve()
+    target = path.resolve()
+    allowed = [root]
+    blobs = _hf_cache_blobs(root)
+    if blobs is not None:
+        allowed.append(blobs.resolve())
+    if not any(target == a or target.is_relative_to(a) for a in allowed):
+        raise UnsafePathError(
+            f"{path} resolves to {target}, outside its folder {root}: refusing a symlink that leaves the model "
+            f"folder (it could read any file). Copy the real file into the folder instead."
+        )
+    return target
+
+
 def resolve_local(path: str | os.PathLike, filename: str = WEIGHTS_NAME) -> Resolved:
-    """A save_pretrained folder (config.json + weights) or a single weights file."""
+    """A save_pretrained folder (config.json + weights) or a single weights file. Files in the folder that are
+    symlinks resolving outside it (a bare file: outside the folder of the link) raise UnsafePathError before
+    anything is read."""
     p = Path(path).expanduser()
     if p.is_dir():
         cfg = p / CONFIG_NAME
         weights_name = filename
+        if cfg.is_file() or cfg.is_symlink():
+            check_inside(cfg, p)
         if cfg.is_file():
             weights_name = read_config(cfg).get("weights", {}).get("filename", filename)
             validate_filename(weights_name)
         w = p / weights_name
+        if w.is_symlink() or w.exists():
+            check_inside(w, p)
         if not w.is_file():
             raise FileNotFoundError(f"no {weights_name} in {p} (expected a folder written by ganzoo.save_pretrained)")
         return Resolved(w, cfg if cfg.is_file() else None, "local")
     if p.is_file():
+        if p.is_symlink():
+            check_inside(p, p.parent)
         return Resolved(p, None, "local")
     raise FileNotFoundError(f"no such file or folder: {p}")
 
@@ -100,12 +182,17 @@ def resolve_repo(repo_id: str, *, revision: str | None = None, filename: str = W
     cfg_path: Path | None
     try:
         cfg_path = hf_download(repo_id, CONFIG_NAME, revision=revision, cache_dir=cache_dir,
-                               local_files_only=local_files_only)
+                               local_files_only=local_files_only, check=read_config)
     except HubError as e:
         # A repo without config.json is still usable with the registry's config; anything else propagates.
-        if "not found in" not in str(e) or "file" not in str(e):
+        if "not found in" not in str(e) or "file" not in str(e) or isinstance(e, CorruptConfigError):
             raise
         cfg_path = None
+    if sha256 is None and cfg_path is not None:
+        # No registry pin (an hf-hub: spec, another revision): the verified config.json pins its weights.
+        w = read_config(cfg_path).get("weights", {})
+        if w.get("filename", WEIGHTS_NAME) == filename and w.get("sha256"):
+            sha256 = w["sha256"]
     weights = hf_download(repo_id, filename, revision=revision, cache_dir=cache_dir,
                           local_files_only=local_files_only, sha256=sha256)
     # The snapshot folder name is the commit the revision resolved to.

@@ -6,8 +6,9 @@ Implements what ``hf_hub_download`` and ``snapshot_download`` need: ``HEAD``/``G
 
 Uses: the test suite runs the real huggingface_hub client against it on 127.0.0.1, and an air-gapped site can
 serve the embedded hub to its machines (``python -m ganzoo.hub.server --port 8000``; clients set
-``HF_ENDPOINT=http://host:8000``). Fault injection (truncated or corrupt bodies, server errors) exercises the
-client's error paths.
+``HF_ENDPOINT=http://host:8000``). Fault injection (:class:`Fault`: corrupt, truncated, stalled or slow bodies,
+HTTP 500, sizes and ETags that lie) exercises the client's error paths; every delay is bounded
+(:data:`MAX_FAULT_SECONDS`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,7 +27,37 @@ from .embedded import EMBEDDED_ROOT, content_revision, embedded_index
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RepoStore", "HubServer"]
+__all__ = ["RepoStore", "HubServer", "Fault", "FAULT_KINDS", "MAX_FAULT_SECONDS"]
+
+#: What a fault can do to ``GET /{repo}/resolve/{rev}/{file}`` (HEAD answers truthfully unless said otherwise):
+#: ``error`` HTTP 500 on HEAD and GET; ``error-get`` 500 on GET only; ``corrupt`` the same length, other bytes, same
+#: ETag; ``truncate`` half the body, then the connection closes; ``stall`` half the body, a pause of ``seconds``,
+#: then the connection closes; ``slow`` the whole body spread over ``seconds``; ``lie-size`` HEAD advertises a size
+#: 100 bytes too large; ``lie-length`` GET's Content-Length is half the body's; ``lie-etag`` HEAD and GET serve
+#: ``payload`` (other bytes, with their own size) under the true file's ETag.
+FAULT_KINDS = ("error", "error-get", "corrupt", "truncate", "stall", "slow", "lie-size", "lie-length", "lie-etag")
+#: Upper bound on any injected delay, so no test can hang on the server.
+MAX_FAULT_SECONDS = 30.0
+
+
+@dataclass
+class Fault:
+    """A fault for one file. ``times``: how many GET requests it applies to before the file is served normally
+    again (None: every request). ``seconds``: the pause of ``stall`` / duration of ``slow`` (bounded by
+    MAX_FAULT_SECONDS). ``payload``: the bytes ``lie-etag`` sends."""
+
+    kind: str
+    times: int | None = None
+    seconds: float = 0.0
+    payload: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {FAULT_KINDS}, got {self.kind!r}")
+        if self.times is not None and self.times < 0:
+            raise ValueError(f"times must be None or >= 0, got {self.times}")
+        if not 0 <= self.seconds <= MAX_FAULT_SECONDS:
+            raise ValueError(f"seconds must be in [0, {MAX_FAULT_SECONDS}], got {self.seconds}")
 
 
 @dataclass
@@ -63,13 +95,15 @@ class RepoStore:
 class HubServer:
     """Serve a RepoStore on ``host:port`` (port 0 = any free port) in a background thread.
 
-    ``faults[(repo_id, filename)]`` = ``"truncate"`` (send half the body, then close), ``"corrupt"`` (send other
-    bytes of the same length under the same ETag) or ``"error"`` (HTTP 500). ``requests`` logs (method, path).
+    ``faults[(repo_id, filename)]`` = a :class:`Fault` or the name of one of :data:`FAULT_KINDS` (every request).
+    ``requests`` logs (method, path). Binds 127.0.0.1 by default; stop with :meth:`stop` (or use it as a context
+    manager).
     """
 
     def __init__(self, store: RepoStore, host: str = "127.0.0.1", port: int = 0):
         self.store = store
-        self.faults: dict[tuple[str, str], str] = {}
+        self.faults: dict[tuple[str, str], Fault | str] = {}
+        self._lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []
         server = self
 
@@ -165,29 +199,64 @@ class HubServer:
         if filename not in files:
             return self._error(h, 404, "EntryNotFound", f"{filename} not found in {repo_id}@{revision}", head, commit)
         data = files[filename]
-        fault = self.faults.get((repo_id, filename))
-        if fault == "error":
+        fault = self._take_fault(repo_id, filename, head)
+        kind = fault.kind if fault is not None else None
+        if kind == "error" or (kind == "error-get" and not head):
             return self._error(h, 500, "ServerError", "injected server error", head)
         etag = f'"{hashlib.sha256(data).hexdigest()}"'
-        headers = {"X-Repo-Commit": commit, "ETag": etag, "X-Linked-Etag": etag, "X-Linked-Size": str(len(data)),
+        size = len(data) + (100 if kind == "lie-size" and head else 0)
+        if kind == "lie-etag":  # other bytes under the true file's ETag; the sizes agree with the bytes sent
+            data = fault.payload if fault.payload is not None else data[::-1]
+            size = len(data)
+        headers = {"X-Repo-Commit": commit, "ETag": etag, "X-Linked-Etag": etag, "X-Linked-Size": str(size),
                    "Accept-Ranges": "none"}
         if head:
-            return self._send(h, 200, data, headers, head=True, ctype="application/octet-stream")
-        if fault == "corrupt":
-            data = bytes(b ^ 0xFF for b in data[:64]) + data[64:]
-        if fault == "truncate":
             h.send_response(200)
             h.send_header("Content-Type", "application/octet-stream")
-            h.send_header("Content-Length", str(len(data)))
+            h.send_header("Content-Length", str(size))
             for k, v in headers.items():
                 h.send_header(k, v)
             h.end_headers()
+            return
+        if kind == "corrupt":
+            data = bytes(b ^ 0xFF for b in data[:64]) + data[64:]
+        if kind in ("truncate", "stall", "lie-length", "slow"):
+            length = len(data) // 2 if kind == "lie-length" else len(data)
+            h.send_response(200)
+            h.send_header("Content-Type", "application/octet-stream")
+            h.send_header("Content-Length", str(length))
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.end_headers()
+            if kind == "slow":
+                pieces = 16
+                for i in range(pieces):  # bounded: 16 pieces over fault.seconds
+                    h.wfile.write(data[i * len(data) // pieces:(i + 1) * len(data) // pieces])
+                    h.wfile.flush()
+                    time.sleep(fault.seconds / pieces)
+                return
             h.wfile.write(data[: len(data) // 2])
             h.wfile.flush()
+            if kind == "stall":
+                time.sleep(min(fault.seconds, MAX_FAULT_SECONDS))
             h.close_connection = True
             return
         self._send(h, 200, data, headers, head=False, ctype="application/octet-stream")
 
+    def _take_fault(self, repo_id: str, filename: str, head: bool) -> Fault | None:
+        """The fault for this request; a GET uses up one of its ``times``."""
+        with self._lock:
+            f = self.faults.get((repo_id, filename))
+            if f is None:
+                return None
+            if isinstance(f, str):
+                f = self.faults[(repo_id, filename)] = Fault(f)
+            if f.times is not None and not head:
+                if f.times <= 0:
+                    del self.faults[(repo_id, filename)]
+                    return None
+                f.times -= 1
+            return f
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Serve ganzoo's embedded hub over HTTP (Hugging Face API subset).")

@@ -399,8 +399,8 @@ def test_bad_path_type(no_export):
 
 
 @pytest.mark.parametrize("opset,match", [
-    (99, r"opset 99 is not supported for dcgan_32\.mnist: expected 13 <= opset <= \d+"),
-    (12, r"opset 12 is not supported .*expected 13 <= opset"),
+    (99, r"opset 99 is not supported for dcgan_32\.mnist: expected 14 <= opset <= \d+"),
+    (12, r"opset 12 is not supported .*expected 14 <= opset"),
     ("17", r"opset must be an int, got '17'"),
 ])
 def test_unknown_opset(tmp_path, no_export, opset, match):

@@ -180,3 +180,38 @@ def test_save_safetensors_is_byte_for_byte_reproducible(tmp_path):
     with safe_open(str(tmp_path / "0.safetensors"), "pt") as f:
         assert f.metadata() == {"format": "pt", "x": "1", "zz": "2", "m": "3", "k": "4"}
         assert f.get_tensor("a").dtype == torch.float16 and f.get_tensor("b").tolist() == [0, 1, 2, 3, 4]
+
+
+def test_every_embedded_repo_is_consistent():
+    """index.json hashes and sizes match the files; the revision is the content revision; config.json parses and
+    pins its weights' sha256; its pretrained_cfg contradicts no registry pin; the registry pins that revision."""
+    import hashlib
+
+    from ganzoo.hub.embedded import EMBEDDED_ROOT, content_revision, embedded_index
+    from ganzoo.hub.resolve import read_config
+    from ganzoo.registry import get_entry, list_models
+
+    index = embedded_index()
+    assert index
+    pins = {}
+    for name in list_models():
+        for cfg in get_entry(name).cfgs.values():
+            if cfg.hub_id in index:
+                pins.setdefault(cfg.hub_id, []).append(cfg)
+    for repo, entry in index.items():
+        folder = EMBEDDED_ROOT / repo
+        assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == sorted(entry["files"]), repo
+        for fname, meta in entry["files"].items():
+            data = (folder / fname).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == meta["sha256"] and len(data) == meta["size"], (repo, fname)
+        assert entry["revision"] == content_revision(entry["files"]), repo
+        card = read_config(folder / "config.json")
+        w = card["weights"]
+        assert w["sha256"] == entry["files"][w["filename"]]["sha256"], repo
+        assert repo in pins, f"no registry tag publishes {repo}"
+        for cfg in pins[repo]:
+            assert cfg.revision == entry["revision"], f"{cfg.name} pins {cfg.revision}, index has {entry['revision']}"
+            assert cfg.sha256 == w["sha256"] and cfg.filename == w["filename"], cfg.name
+        pc = card.get("pretrained_cfg") or {}
+        for key in ("revision", "sha256"):
+            assert pc.get(key) in (None, entry["revision"] if key == "revision" else w["sha256"]), (repo, key, pc[key])

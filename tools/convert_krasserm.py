@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             folder = (a.out / TAGS[tag][1].split("/")[1]) if a.out else tmp / "repo" / tag
             parts = ("generator", "discriminator") if a.with_discriminator and tag.startswith("srgan") \
                 else ("generator",)
-            ganzoo.save_pretrained(model, folder, parts=parts,
+            ganzoo.save_pretrained(model, folder, parts=parts, overwrite=True,
                                    notes=card_notes(tag, hashes, metrics, with_picture=True))
             (folder / "LICENSE").write_bytes(files["LICENSE"].read_bytes())
             if metrics is not None:
