@@ -19,6 +19,7 @@ from .errors import (GanzooError, HubError, IntegrityError, InvalidConfigError, 
                      UnsupportedDtypeError)
 from .models.base import GANModel
 from .registry import PretrainedCfg, TensorSpec, create, get_entry, resolve_pretrained_cfg, split_name
+from .utils import FLOAT_DTYPES
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,7 @@ LOCAL_DIR_PREFIX = "local-dir:"
 _HUB_PREFIX = "hf-hub:"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 #: The dtypes save_pretrained stores (floating tensors only; integer buffers keep their own dtype).
-SAVE_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
-               "half": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+SAVE_DTYPES = FLOAT_DTYPES
 
 PathLike = str | os.PathLike
 
@@ -120,11 +120,9 @@ def _registry_cfg(name: str) -> PretrainedCfg:
 def _dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
     if dtype is None or isinstance(dtype, torch.dtype):
         return dtype
-    table = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16, "float16": torch.float16,
-             "half": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
-    if dtype not in table:
-        raise ValueError(f"dtype must be a torch.dtype or one of {sorted(table)}, got {dtype!r}")
-    return table[dtype]
+    if dtype not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be a torch.dtype or one of {sorted(FLOAT_DTYPES)}, got {dtype!r}")
+    return FLOAT_DTYPES[dtype]
 
 
 def _finish(model: GANModel, device: Any, dtype: Any) -> GANModel:

@@ -13,7 +13,11 @@ import torch
 from .errors import DeviceUnavailableError, InvalidOutputPathError
 
 __all__ = ["make_grid", "save_image_grid", "to_uint8", "atomic_write_bytes", "check_output_file", "resolve_device",
-           "IMAGE_FORMATS", "InvalidOutputPathError", "DeviceUnavailableError"]
+           "IMAGE_FORMATS", "FLOAT_DTYPES", "InvalidOutputPathError", "DeviceUnavailableError"]
+
+#: The floating dtypes ganzoo runs and stores, by every name it accepts (canonical torch names and short aliases).
+FLOAT_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
+                "half": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
 
 #: File suffix -> PIL format of the pictures ganzoo writes (save_image_grid, ``ganzoo sample -o``).
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF",

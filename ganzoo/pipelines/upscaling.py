@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from ..errors import NotASuperResolutionModelError
 from ..models.base import GANModel
-from ..utils import eval_mode
+from ..utils import FLOAT_DTYPES, eval_mode
 from .tiling import TilePlan, tiled_apply
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +51,8 @@ __all__ = ["upscale", "Upscaler", "receptive_radius", "resolve_sr_model", "onnx_
            "DEFAULT_TILE", "DEFAULT_OVERLAP"]
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-_DTYPE_ALIASES = {"fp32": "float32", "fp16": "float16", "half": "float16", "bf16": "bfloat16"}
+# every accepted name (ganzoo.utils.FLOAT_DTYPES) -> its canonical one
+_DTYPE_ALIASES = {alias: str(dt).replace("torch.", "") for alias, dt in FLOAT_DTYPES.items()}
 BACKENDS = ("eager", "onnxruntime")
 DEFAULT_TILE = 256
 DEFAULT_OVERLAP = 32
