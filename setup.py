@@ -34,7 +34,7 @@ setup(
     packages=_packages(),
     package_dir={"ganzoo": "ganzoo", **MAPPED},
     include_package_data=True,
-    package_data={"ganzoo.hub": ["repos/*/*/*", "repos/*.json"]},
+    package_data={"ganzoo.hub": ["repos/*/*/*", "repos/*.json"], "ganzoo.models": ["index.json"]},
     install_requires=[
         "torch>=2.4",  # pin the build with constraints.txt (torch==2.13.0 is the local CPU wheel)
         "numpy>=1.24",

@@ -1,9 +1,13 @@
 """ganzoo.export: validated ONNX export, TensorRT engines and Triton model repositories.
 
     >>> from ganzoo.export import to_onnx
-    >>> res = to_onnx("srgan_x4", "srgan_x4.onnx")          # dynamic B/H/W, validated against PyTorch
+    >>> res = to_onnx("srgan", "srgan.onnx")                # srgan.div2k; dynamic B/H/W, validated against PyTorch
     >>> res.validation.passed, res.dynamic_axes
     (True, {'lr': {0: 'B', 2: 'H', 3: 'W'}, 'sr': {0: 'B', 2: 'H*4', 3: 'W*4'}})
+
+Every export runs the same pipeline (:mod:`ganzoo.export.pipeline`): the arguments are checked and the model
+resolved once into an ExportPlan, then prepare, trace, finalize, validate and write run in turn; ``to_onnx``,
+``to_tensorrt`` and ``to_triton_repo`` (and ``ganzoo bench``) all go through it.
 
 Importing this package is light: torch, onnx, onnxruntime and tensorrt are imported when a function needs them.
 """
@@ -31,7 +35,10 @@ from .errors import (
 _LAZY = {
     "to_onnx": "onnx_export",
     "ExportResult": "onnx_export",
-    "supported_opsets": "onnx_export",
+    "supported_opsets": "opsets",
+    "ExportPlan": "pipeline",
+    "plan_export": "pipeline",
+    "run_export": "pipeline",
     "validate_onnx": "validate",
     "ValidationReport": "validate",
     "CaseResult": "validate",
@@ -59,6 +66,7 @@ __all__ = [
     "EngineMismatchError",
     "EngineRunner",
     "ExportError",
+    "ExportPlan",
     "ExportResult",
     "HalfPrecisionNotSupportedError",
     "InvalidExportPathError",
@@ -81,6 +89,8 @@ __all__ = [
     "op_counts",
     "optimize_for_inference",
     "parse_triton_config",
+    "plan_export",
+    "run_export",
     "supported_opsets",
     "to_onnx",
     "to_tensorrt",
@@ -90,7 +100,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .onnx_export import ExportResult, supported_opsets, to_onnx
+    from .onnx_export import ExportResult, to_onnx
+    from .opsets import supported_opsets
+    from .pipeline import ExportPlan, plan_export, run_export
     from .ops import TENSORRT_SUPPORTED_OPS, check_operators, depth_to_space_nodes, list_op_types, op_counts
     from .rewrite import Rewrite, optimize_for_inference
     from .tensorrt import EngineKey, EngineRunner, to_tensorrt, validate_engine

@@ -1,8 +1,9 @@
 """``ganzoo export``: ONNX files, TensorRT engines and Triton model repositories from the command line.
 
-    ganzoo export srgan_x4 -o srgan_x4.onnx                       # dynamic B/H/W, validated in ONNX Runtime
-    ganzoo export dcgan --fp16 --opset 18 -o dcgan16.onnx
-    ganzoo export srgan_x4 --format tensorrt --fp16 --batch 1:4:8 --size 32x32:64x64:128x128 -o srgan.engine
+    ganzoo export srgan -o srgan.onnx                             # srgan.div2k: dynamic B/H/W, validated in ORT
+    ganzoo export srresnet_x2 --random-weights -o srresnet_x2.onnx  # a tag without published weights
+    ganzoo export dcgan.mnist --fp16 --opset 18 -o dcgan16.onnx
+    ganzoo export srgan --format tensorrt --fp16 --batch 1:4:8 --size 32x32:64x64:128x128 -o srgan.engine
     ganzoo export dcgan --format triton-repo --batch 1:4:16 -o model_repository/
 
 This module is imported when ``ganzoo`` builds its parser: it imports nothing heavy at module level.
@@ -56,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output file (.onnx / .engine) or, for triton-repo, the repository folder")
     parser.add_argument("--fp16", action="store_true", help="half precision (models that declare half support)")
     parser.add_argument("--force", action="store_true", help="allow --fp16 for models that declare no half support")
-    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default max(17, model min_opset))")
+    parser.add_argument("--opset", type=int, default=None,
+                        help="ONNX opset (default max(17, the model's measured minimum in ganzoo.export.opsets))")
     parser.add_argument("--batch", type=_batch, default=None, metavar="MIN:OPT:MAX",
                         help="batch range: one value fixes the batch; TensorRT profile / Triton max batch")
     parser.add_argument("--size", type=_size, default=None, metavar="HxW",

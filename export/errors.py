@@ -39,11 +39,13 @@ class InvalidExportPathError(ExportError, ValueError):
 
 
 class UnsupportedOpsetError(ExportError, ValueError):
-    """An ONNX opset outside what the installed onnx supports, or below the model's ``min_opset``."""
+    """An ONNX opset outside what the installed onnx supports, or below the model's measured minimum
+    (:mod:`ganzoo.export.opsets`)."""
 
 
 class HalfPrecisionNotSupportedError(ExportError, ValueError):
-    """fp16 requested for a model whose pretrained config declares ``half_precision=False``."""
+    """fp16 requested for a model whose pretrained config declares ``half_precision=False``, or that has no
+    pretrained config to declare it (``force=True`` exports it anyway)."""
 
 
 class ValidationError(ExportError):

@@ -16,12 +16,11 @@ Passes (in order):
     ``PixelShuffle(r) -> pointwise activation -> Conv2d(Cout small, k x k, stride 1, "same" padding)`` becomes
     ``activation -> Conv2d(Cin*r^2 -> Cout*r^2, K x K) -> PixelShuffle(r)`` on the low-resolution tensor, with
     ``K = floor((k - 1 - p + r - 1) / r) + ceil(p / r) + 1`` taps per axis (5 for the 9x9 SRGAN tail at r=2).
-    The r^2 output phases of each output channel become channels ("pack output pixels into channels",
-    kernels.md item 5), so a conv with Cout=3, which wastes most of every 8/16-wide SIMD or tensor-core tile,
-    becomes one with Cout*r^2=12, and the largest tensor of the network (the 64-channel HR activation) is
-    never shuffled. The multiply-adds grow by
-    ``r^2 K^2 / k^2`` (1.23x for the SRGAN tail), so the pass only applies where that ratio is at most
-    ``max_cost_ratio`` and ``Cout <= max_out_channels``.
+    The r^2 output phases of each output channel become channels (output pixels packed into the channel
+    dimension, the standard remedy for small-Cout output convs), so a conv with Cout=3, which wastes most of every
+    8/16-wide SIMD or tensor-core tile, becomes one with Cout*r^2=12, and the largest tensor of the network (the
+    64-channel HR activation) is never shuffled. The multiply-adds grow by ``r^2 K^2 / k^2`` (1.23x for the SRGAN
+    tail), so the pass only applies where that ratio is at most ``max_cost_ratio`` and ``Cout <= max_out_channels``.
 
 Derivation, one axis: output pixel ``r*i + a`` (phase ``a``) of a conv with taps ``d in [0, k)`` and padding ``p``
 reads shuffled pixel ``r*i + a + d - p = r*(i + P) + s`` with ``P = floor((a + d - p) / r)`` and ``s`` its remainder,
@@ -41,7 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._common import as_tuple
+from ganzoo.utils import flatten_outputs
+
 from .errors import RewriteError
 
 __all__ = ["PASSES", "PackedSubPixelConv", "Rewrite", "check_rewrite", "optimize_for_inference",
@@ -134,8 +134,8 @@ def check_rewrite(original: nn.Module, rewritten: nn.Module, inputs: Sequence[to
     xs = [x.detach().to(torch.float64) if x.is_floating_point() else x for x in inputs]
     try:
         with torch.no_grad():
-            ref = as_tuple(copy.deepcopy(original).eval().to(torch.float64)(*xs))
-            got = as_tuple(copy.deepcopy(rewritten).eval().to(torch.float64)(*xs))
+            ref = flatten_outputs(copy.deepcopy(original).eval().to(torch.float64)(*xs))
+            got = flatten_outputs(copy.deepcopy(rewritten).eval().to(torch.float64)(*xs))
     except (RuntimeError, TypeError) as e:  # e.g. a forward that builds float32 constants
         logger.info("rewrite check skipped: %s does not run in float64 (%s)", type(original).__name__, e)
         return float("nan")

@@ -34,8 +34,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ._common import atomic_write, check_output_path
-from .errors import BackendUnavailableError, EngineMismatchError, ExportError, ShapeMismatchError
+from ganzoo.utils import atomic_write, check_output_file
+
+from .errors import (
+    BackendUnavailableError,
+    EngineMismatchError,
+    ExportError,
+    InvalidExportPathError,
+    ShapeMismatchError,
+)
 
 logger = logging.getLogger("ganzoo.export")
 
@@ -119,7 +126,7 @@ def _norm_profiles(profiles: Mapping[str, Any]) -> dict[str, Profile]:
 
 def write_engine(path: str | os.PathLike, plan: bytes, key: EngineKey, extra: Mapping[str, Any] | None = None) -> Path:
     """Write header + plan atomically to ``path`` and the header as JSON to ``<path>.json``."""
-    p = check_output_path(path, what="engine file")
+    p = check_output_file(path, what="engine file", error=InvalidExportPathError)
     header = {"format": "ganzoo-tensorrt-engine", "version": 1, "key": key.to_dict(), "digest": key.digest,
               **dict(extra or {})}
     blob = json.dumps(header, sort_keys=True).encode()
@@ -130,8 +137,9 @@ def write_engine(path: str | os.PathLike, plan: bytes, key: EngineKey, extra: Ma
         f.write(blob)
         f.write(plan)
 
-    atomic_write(p, write)
-    atomic_write(Path(str(p) + ".json"), (json.dumps(header, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write(p, write, error=InvalidExportPathError)
+    atomic_write(Path(str(p) + ".json"), (json.dumps(header, indent=2, sort_keys=True) + "\n").encode(),
+                 error=InvalidExportPathError)
     return p
 
 
@@ -483,14 +491,15 @@ def to_tensorrt(
     workspace: builder workspace limit in bytes (TensorRT's default otherwise).
     rebuild: ignore a cached engine at ``engine_path`` whose key matches.
     validate: compare the engine with PyTorch (CUDA, eval mode) at the profile's min, opt and max shapes.
-    Models/names are first exported to ONNX in ``precision`` (validated on CPU) in a temporary folder, with the
-    exact inference rewrites of :mod:`ganzoo.export.rewrite` unless ``optimize=False``.
+    Models/names are first exported to ONNX in ``precision`` (validated on CPU) through the export pipeline
+    (:func:`ganzoo.export.pipeline.plan_export`, planned once, its checks before any work), with the exact
+    inference rewrites of :mod:`ganzoo.export.rewrite` unless ``optimize=False``.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    out = check_output_path(engine_path, what="engine file")
+    out = check_output_file(engine_path, what="engine file", error=InvalidExportPathError)
     if timing_cache is not None:
-        check_output_path(timing_cache, what="timing cache")
+        check_output_file(timing_cache, what="timing cache", error=InvalidExportPathError)
     trt = require_tensorrt(device)
     env = current_environment(device)
     timing: dict[str, float] = {}
@@ -502,16 +511,16 @@ def to_tensorrt(
             if not onnx_path.is_file():
                 raise FileNotFoundError(f"ONNX file not found: {onnx_path}")
         else:
-            from ._common import resolve_model
-            from .onnx_export import to_onnx
+            from .pipeline import plan_export, run_export
 
-            model = resolve_model(onnx_path_or_model, pretrained)
             t0 = time.perf_counter()
             # the graph carries the precision (strong typing): fp16 engines come from the fp16 export
-            res = to_onnx(model, Path(tmp) / "model.onnx", opset=opset, validate=validate, optimize=optimize,
-                          dtype=precision, force=force)
+            plan = plan_export(onnx_path_or_model, Path(tmp) / "model.onnx", opset=opset, validate=validate,
+                               optimize=optimize, dtype=precision, force=force, pretrained=pretrained)
+            model = plan.model
+            run_export(plan)
             timing["onnx_export_s"] = time.perf_counter() - t0
-            onnx_path = res.path
+            onnx_path = plan.path
         shapes, meta = _onnx_input_shapes(onnx_path)
         weak_fp16 = _check_graph_precision(trt, onnx_path, meta, precision)
         prof = resolve_profiles(shapes, batch=batch, size=size, profiles=profiles)
@@ -536,11 +545,11 @@ def to_tensorrt(
                  "onnx_metadata": meta, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         write_engine(out, plan, key, extra)
         if timing_cache is not None and cache_blob:
-            atomic_write(Path(timing_cache), cache_blob)
+            atomic_write(Path(timing_cache), cache_blob, error=InvalidExportPathError)
     result = EngineResult(out, key, None if model is not None else onnx_path, False, timing)
     if validate:
         if model is None and meta.get("ganzoo.model"):
-            from ._common import resolve_model
+            from .pipeline import resolve_model
 
             name = meta["ganzoo.model"] + (f".{meta['ganzoo.tag']}" if meta.get("ganzoo.tag") else "")
             model = resolve_model(name, pretrained)
@@ -664,15 +673,16 @@ def validate_engine(engine_path: str | os.PathLike, model: Any, *, tolerance: An
 
     import torch
 
-    from ._common import BATCH_SYMBOL, model_label, parse_dim, spatial_symbols
-    from .validate import (ValidationReport, _as_tolerance, compare_outputs, component_inputs, component_specs,
-                           run_reference)
+    from ganzoo.specs import BATCH_SYMBOL, parse_dim
+
+    from .pipeline import component_inputs, component_specs, model_label
+    from .validate import ValidationReport, _as_tolerance, compare_outputs, run_reference
 
     runner = EngineRunner(engine_path, device=device)
     tol = _as_tolerance(tolerance, runner.key.precision, model)
     seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
     in_specs, _ = component_specs(model, discriminator)
-    gen_symbols = spatial_symbols(model.pretrained_cfg.inputs)
+    gen_symbols = model.specs.spatial_symbols
     ref_model = copy.deepcopy(model).float().to(runner.device)
     report = ValidationReport(model=model_label(model), backend="tensorrt", dtype=runner.key.precision,
                               tolerance=tol, seed=seed)

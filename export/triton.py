@@ -8,19 +8,21 @@ their value ranges (Triton ignores files it does not know).
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import logging
 import os
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._common import atomic_write, check_output_path, check_path_chars, model_label, resolve_model
+from ganzoo.utils import atomic_write, check_output_file
+
 from .errors import ExportError, InvalidExportPathError
+from .pipeline import plan_export, run_export
 
 logger = logging.getLogger("ganzoo.export")
 
@@ -34,6 +36,9 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 @dataclass
 class TritonRepoResult:
+    """What :func:`to_triton_repo` wrote: the model folder, its config and model file, and the export result
+    (an ExportResult for ``onnx``, an EngineResult for ``tensorrt``)."""
+
     repo_dir: Path
     model_dir: Path
     config_path: Path
@@ -138,6 +143,63 @@ def parse_config(path_or_text: str | os.PathLike) -> Any:
     return text_format.Parse(text, pb2.ModelConfig())
 
 
+def _repo_path(repo_dir: Any) -> Path:
+    """``repo_dir`` as an absolute folder path, refusing (InvalidExportPathError) non-paths, empty ones, control
+    characters (a NUL fails only when a file is opened, after the export's work), names the file system cannot
+    encode, and an existing file."""
+    if isinstance(repo_dir, (bytes, bytearray)) or not isinstance(repo_dir, (str, os.PathLike)) \
+            or not os.fspath(repo_dir).strip():
+        raise InvalidExportPathError(f"Triton repository: expected a folder path, got {repo_dir!r}")
+    raw = os.fspath(repo_dir)
+    bad = next((c for c in raw if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise InvalidExportPathError(f"Triton repository: {raw!r} contains the control character {bad!r}; "
+                                     f"expected a plain folder path")
+    try:
+        os.fsencode(raw)
+    except UnicodeError as e:
+        raise InvalidExportPathError(f"Triton repository: {raw!r} cannot be encoded as a file name here ({e})") \
+            from None
+    repo = Path(raw).expanduser().absolute()
+    if repo.exists() and not repo.is_dir():
+        raise InvalidExportPathError(f"Triton repository: {repo} is a file, not a folder")
+    return repo
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, innermost first."""
+    out = []
+    d = path.parent
+    while not d.exists() and d.parent != d:
+        out.append(d)
+        d = d.parent
+    return out
+
+
+def _write_all(writes: Sequence[tuple[Path, bytes]]) -> None:
+    """Write every (path, bytes) atomically; on any failure remove the files this call created and the folders
+    it created (a file that existed before is left as the atomic writer left it: untouched or replaced whole)."""
+    new_dirs: list[Path] = []
+    for p, _ in writes:
+        new_dirs += [d for d in _missing_dirs(p) if d not in new_dirs]
+    created: list[Path] = []
+    try:
+        for p, data in writes:
+            existed = p.exists()
+            atomic_write(p, data, error=InvalidExportPathError)
+            if not existed:
+                created.append(p)
+    except BaseException:
+        for p in created:
+            p.unlink(missing_ok=True)
+        for d in sorted(new_dirs, key=lambda d: len(d.parts), reverse=True):  # innermost first
+            try:
+                d.rmdir()
+            except OSError:
+                continue
+        raise
+
+
 def to_triton_repo(
     model_or_name: Any,
     repo_dir: str | os.PathLike,
@@ -170,6 +232,10 @@ def to_triton_repo(
     model_name: folder/model name; default ``<arch>_<tag>``.
     overwrite: replace an existing ``<repo>/<model_name>/<version>`` model file and config.
     optimize: export with the exact inference rewrites of :mod:`ganzoo.export.rewrite` (default on).
+
+    The export is planned once (:func:`ganzoo.export.pipeline.plan_export`: every argument checked before any
+    work) and its graph written only when every check passed. On failure nothing this call created is left:
+    no model file, config or ``ganzoo.json``, and no folder it made.
     """
     if format not in ("onnx", "tensorrt"):
         raise ValueError(f"format must be 'onnx' or 'tensorrt', got {format!r}")
@@ -177,60 +243,54 @@ def to_triton_repo(
         raise ValueError(f"max_batch must be an int >= 0, got {max_batch!r}")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"version must be an int >= 1, got {version!r}")
+    if model_name is not None and not _NAME_RE.match(str(model_name)):
+        raise ValueError(f"model_name must match {_NAME_RE.pattern}, got {model_name!r}")
     if format == "tensorrt":
         from .tensorrt import require_tensorrt
 
         require_tensorrt()  # fail before exporting anything
-    if not isinstance(repo_dir, (str, os.PathLike)) or not os.fspath(repo_dir).strip():
-        raise InvalidExportPathError(f"Triton repository: expected a folder path, got {repo_dir!r}")
-    repo = Path(check_path_chars(repo_dir, "Triton repository")).expanduser().absolute()
-    if repo.exists() and not repo.is_dir():
-        raise InvalidExportPathError(f"Triton repository: {repo} is a file, not a folder")
-    model = resolve_model(model_or_name, pretrained)
-    cfg = model.pretrained_cfg
-    name = model_name or f"{cfg.architecture}_{cfg.tag}".strip("_")
+    repo = _repo_path(repo_dir)
+    plan = plan_export(model_or_name, None, opset=opset, dtype=dtype, dynamic_batch=max_batch > 0,
+                       dynamic_spatial=dynamic_spatial, simplify=simplify, validate=validate, tolerance=tolerance,
+                       pretrained=pretrained, force=force, optimize=optimize,
+                       size=size if (size is not None and format == "onnx") else None)
+    cfg = plan.model.pretrained_cfg
+    name = model_name or (f"{cfg.architecture}_{cfg.tag}" if cfg is not None else plan.label).strip("_")
     if not _NAME_RE.match(name):
         raise ValueError(f"model_name must match {_NAME_RE.pattern}, got {name!r}")
     model_dir = repo / name
-    filename = "model.onnx" if format == "onnx" else "model.plan"
-    model_path = model_dir / str(version) / filename
+    model_path = model_dir / str(version) / ("model.onnx" if format == "onnx" else "model.plan")
     config_path = model_dir / "config.pbtxt"
-    check_output_path(model_path, what="Triton model file", overwrite=overwrite)
-    check_output_path(config_path, what="Triton config", overwrite=overwrite)
+    check_output_file(model_path, what="Triton model file", overwrite=overwrite, error=InvalidExportPathError)
+    check_output_file(config_path, what="Triton config", overwrite=overwrite, error=InvalidExportPathError)
 
     import onnx
 
-    from .onnx_export import to_onnx
+    res, data = run_export(plan)
+    inputs, outputs = _io_entries(onnx.load_from_string(data), max_batch)
+    export_result: Any = dataclasses.replace(res, path=model_path) if format == "onnx" else res
+    writes: list[tuple[Path, bytes]] = []
+    if format == "onnx":
+        platform, instance_kind = "onnxruntime_onnx", None
+        writes.append((model_path, data))
+    else:
+        from .tensorrt import read_engine, to_tensorrt, validate_engine
 
-    with tempfile.TemporaryDirectory(prefix="ganzoo-triton-") as tmp:
-        onnx_tmp = Path(tmp) / "model.onnx"
-        res = to_onnx(model, onnx_tmp, opset=opset, dtype=dtype, dynamic_batch=max_batch > 0,
-                      dynamic_spatial=dynamic_spatial, simplify=simplify, validate=validate, tolerance=tolerance,
-                      force=force, size=size if (size is not None and format == "onnx") else None,
-                      optimize=optimize)
-        proto = onnx.load(str(onnx_tmp))
-        inputs, outputs = _io_entries(proto, max_batch)
-        export_result: Any = res
-        writes: list[tuple[Path, bytes]] = []
-        if format == "onnx":
-            platform = "onnxruntime_onnx"
-            writes.append((model_path, onnx_tmp.read_bytes()))
-            instance_kind = None
-        else:
-            from .tensorrt import read_engine, to_tensorrt, validate_engine
-
-            platform = "tensorrt_plan"
+        platform, instance_kind = "tensorrt_plan", "KIND_GPU"
+        with tempfile.TemporaryDirectory(prefix="ganzoo-triton-") as tmp:
+            onnx_tmp = Path(tmp) / "model.onnx"
+            onnx_tmp.write_bytes(data)
             engine_tmp = Path(tmp) / "model.engine"
             batch = (1, max(1, max_batch // 2), max(1, max_batch)) if max_batch > 0 else None
-            export_result = to_tensorrt(onnx_tmp, engine_tmp, precision=dtype, batch=batch, size=size,
+            export_result = to_tensorrt(onnx_tmp, engine_tmp, precision=plan.dtype, batch=batch, size=size,
                                         profiles=profiles, timing_cache=timing_cache, validate=False)
             if validate:
-                export_result.validation = validate_engine(engine_tmp, model, tolerance=tolerance)
-            header, plan = read_engine(engine_tmp)
-            writes.append((model_path, plan))  # Triton wants the raw plan; the key goes next to the config
-            writes.append((model_dir / "ganzoo_engine.json", (json.dumps(header, indent=2) + "\n").encode()))
-            instance_kind = "KIND_GPU"
-    prefs = list(preferred_batch_sizes) if preferred_batch_sizes else sorted({b for b in (max_batch // 2, max_batch) if b > 0})
+                export_result.validation = validate_engine(engine_tmp, plan.model, tolerance=tolerance)
+            header, engine_plan = read_engine(engine_tmp)
+        writes.append((model_path, engine_plan))  # Triton wants the raw plan; the key goes next to the config
+        writes.append((model_dir / "ganzoo_engine.json", (json.dumps(header, indent=2) + "\n").encode()))
+    prefs = list(preferred_batch_sizes) if preferred_batch_sizes else sorted(
+        {b for b in (max_batch // 2, max_batch) if b > 0})
     text = render_config(name, platform, max_batch, inputs, outputs, preferred_batch_sizes=prefs,
                          max_queue_delay_us=max_queue_delay_us, instance_kind=instance_kind)
     try:
@@ -239,27 +299,11 @@ def to_triton_repo(
             raise ExportError(f"config.pbtxt round trip lost fields: {parsed}")
     except ImportError:
         logger.debug("tritonclient not installed: config.pbtxt not parsed back")
-    meta = {"model": model_label(model), "format": format, "dtype": dtype,
-            "inputs": [s.to_dict() for s in cfg.inputs], "outputs": [s.to_dict() for s in cfg.outputs],
-            "export": res.to_dict()}
-    meta["export"]["path"] = str(model_path)
+    meta = {"model": plan.label, "format": format, "dtype": plan.dtype,
+            "inputs": [s.to_dict() for s in plan.specs.inputs], "outputs": [s.to_dict() for s in plan.specs.outputs],
+            "export": dict(res.to_dict(), path=str(model_path))}
     writes += [(config_path, text.encode()),
                (model_dir / "ganzoo.json", (json.dumps(meta, indent=2, default=str) + "\n").encode())]
-    done: list[Path] = []
-    try:
-        for p, data in writes:
-            atomic_write(p, data)
-            done.append(p)
-    except BaseException:
-        for p in done:
-            p.unlink(missing_ok=True)
-        raise
+    _write_all(writes)
     logger.info("wrote Triton model %s (%s) to %s", name, platform, model_dir)
     return TritonRepoResult(repo, model_dir, config_path, model_path, name, max_batch, export_result)
-
-
-def remove_model(repo_dir: str | os.PathLike, model_name: str) -> None:
-    """Delete ``<repo>/<model_name>`` (helper for tests and re-exports)."""
-    d = Path(repo_dir) / model_name
-    if d.is_dir():
-        shutil.rmtree(d)

@@ -19,29 +19,25 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ganzoo.utils import eval_mode
+from ganzoo.specs import BATCH_SYMBOL, infer_dims, parse_dim, spatial_symbols
+from ganzoo.utils import eval_mode, flatten_outputs
 
-from ._common import (
-    BATCH_SYMBOL,
-    as_tuple,
-    check_against_specs,
-    infer_dims,
+from .errors import NonFiniteOutputError, ShapeMismatchError, ToleranceExceededError
+from .pipeline import (
+    DEFAULT_BATCHES,
+    check_outputs,
+    component_inputs,
+    component_specs,
     model_family,
     model_label,
-    parse_dim,
     pick_sizes,
     resolve_model,
-    sample,
-    spatial_symbols,
 )
-from .errors import NonFiniteOutputError, ShapeMismatchError, ToleranceExceededError
 from .tolerances import Tolerance, get_tolerance
 
 logger = logging.getLogger("ganzoo.export")
 
-__all__ = ["CaseResult", "ValidationReport", "compare_outputs", "validate_onnx", "component_specs"]
-
-DEFAULT_BATCHES = (1, 3)
+__all__ = ["CaseResult", "ValidationReport", "compare_outputs", "validate_onnx", "run_reference"]
 
 
 @dataclass
@@ -177,25 +173,6 @@ def compare_outputs(got: np.ndarray, ref: np.ndarray, tol: Tolerance, *, output:
                       float(b.flat[flat]), float(a.flat[flat]))
 
 
-def component_specs(model, discriminator: bool = False) -> tuple[tuple[Any, ...], tuple[Any, ...] | None]:
-    """(input specs, output specs or None) of the generator, or of the discriminator (which takes the
-    generator's outputs; its output shapes are not declared)."""
-    cfg = model.pretrained_cfg
-    if not discriminator:
-        return tuple(cfg.inputs), tuple(cfg.outputs)
-    return tuple(cfg.outputs), None
-
-
-def component_inputs(model, batch: int, size: Sequence[int] | None, seed: int | None,
-                     discriminator: bool = False) -> tuple[torch.Tensor, ...]:
-    """Random inputs for the generator, or generated samples (the generator's outputs) for the discriminator."""
-    xs = sample(model, batch, size, seed)
-    if not discriminator:
-        return xs
-    with torch.no_grad(), eval_mode(model):
-        return tuple(t.detach() for t in as_tuple(model.generator(*xs)))
-
-
 _ORT_TYPES = {
     "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
     "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_, "tensor(uint8)": np.uint8,
@@ -237,21 +214,22 @@ def _graph_dims(specs: Sequence[Any], ort_inputs: Sequence[Any]) -> tuple[bool, 
 
 
 def _load_model_bytes(onnx_model: Any) -> tuple[bytes, dict[str, str]]:
+    """(serialized graph, ganzoo metadata) of a path, bytes or ModelProto."""
     import onnx
 
     if isinstance(onnx_model, (str, os.PathLike)):
         p = Path(onnx_model)
         if not p.is_file():
             raise FileNotFoundError(f"ONNX file not found: {p}")
-        proto = onnx.load(str(p))
+        proto = onnx.load(str(p))  # with any external data
+        data = proto.SerializeToString()
     elif isinstance(onnx_model, bytes):
-        proto = onnx.load_from_string(onnx_model)
+        data, proto = onnx_model, onnx.load_from_string(onnx_model)
     elif isinstance(onnx_model, onnx.ModelProto):
-        proto = onnx_model
+        data, proto = onnx_model.SerializeToString(), onnx_model
     else:
         raise TypeError(f"expected an ONNX path, bytes or ModelProto, got {type(onnx_model).__name__}")
-    meta = {p.key: p.value for p in proto.metadata_props}
-    return proto.SerializeToString(), meta
+    return data, {m.key: m.value for m in proto.metadata_props}
 
 
 def validate_onnx(
@@ -270,6 +248,7 @@ def validate_onnx(
     """Run an exported graph with ONNX Runtime and compare it with ``model`` (a GANModel or registry name).
 
     onnx_model: path, serialized bytes or ``onnx.ModelProto``.
+    model: the GANModel the graph came from (its specs: ``model.specs``), or a registry name (random weights).
     batches: batch sizes to try where the graph's batch is dynamic (a static batch is used as is).
     sizes: spatial sizes (e.g. ``[(16, 24), (24, 16)]``) where the graph's H/W are dynamic; default two small
         sizes that honour ``min_size``/``size_multiple``. Static H/W are read from the graph.
@@ -281,7 +260,7 @@ def validate_onnx(
         failing case; False records failures in the report instead (shape and NaN errors always raise).
     """
     t0 = time.perf_counter()
-    model = resolve_model(model, pretrained=False) if isinstance(model, str) else resolve_model(model)
+    model = resolve_model(model, pretrained=False if isinstance(model, str) else None)
     data, meta = _load_model_bytes(onnx_model)
     if discriminator is None:
         discriminator = meta.get("ganzoo.component") == "discriminator"
@@ -304,12 +283,12 @@ def validate_onnx(
     elif all(v is not None for v in sym.values()):
         case_sizes = [tuple(sym[s] for s in symbols)]  # type: ignore[misc]
     else:
-        case_sizes = [tuple(s) for s in sizes] if sizes else list(pick_sizes(model.pretrained_cfg, len(symbols))[1])
+        case_sizes = [tuple(s) for s in sizes] if sizes else list(pick_sizes(model.specs, len(symbols))[1])
         for s in case_sizes:
             if len(s) != len(symbols):
                 raise ValueError(f"sizes must give {len(symbols)} values ({', '.join(symbols)}), got {s}")
     if discriminator:  # the discriminator takes generator outputs: ask the generator for its input size
-        case_sizes = [None] if not spatial_symbols(model.pretrained_cfg.inputs) else case_sizes
+        case_sizes = [None] if not model.specs.spatial_symbols else case_sizes
 
     report = ValidationReport(model=model_label(model) + (" (discriminator)" if discriminator else ""),
                               backend="onnxruntime", dtype=dtype, tolerance=tol, seed=seed)
@@ -321,7 +300,8 @@ def validate_onnx(
             xs = component_inputs(ref_model, b, size, seed + k, discriminator)
             refs, scale = run_reference(ref_model, xs, discriminator, [o.name for o in ort_out])
             if out_specs is not None:
-                check_against_specs(out_specs, refs, infer_dims(in_specs, xs), source="PyTorch")
+                dims = infer_dims(in_specs, [x.shape for x in xs], error=ShapeMismatchError)
+                check_outputs(out_specs, refs, dims, source="PyTorch")
             feed = {i.name: x.detach().cpu().numpy().astype(_ORT_TYPES.get(i.type, np.float32))
                     for i, x in zip(ort_in, xs)}
             outs = sess.run(None, feed)
@@ -341,7 +321,9 @@ def validate_onnx(
 
 def _as_tolerance(tolerance: Any, dtype: str, model: Any) -> Tolerance:
     if tolerance is None:
-        return get_tolerance(dtype, model.pretrained_cfg.architecture or model.model_name, model_family(model))
+        cfg = model.pretrained_cfg
+        return get_tolerance(dtype, (cfg.architecture if cfg is not None else None) or model.model_name,
+                             model_family(model))
     if isinstance(tolerance, Tolerance):
         return tolerance
     if isinstance(tolerance, (int, float)):
@@ -379,7 +361,7 @@ def run_reference(model: Any, xs: Sequence[torch.Tensor], discriminator: bool = 
     handles = [m.register_forward_hook(hook) for m in module.modules() if not list(m.children())]
     try:
         with torch.no_grad(), eval_mode(model):
-            outs = as_tuple(module(*xs), names)
+            outs = flatten_outputs(module(*xs), names)
     finally:
         for h in handles:
             h.remove()

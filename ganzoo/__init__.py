@@ -38,7 +38,7 @@ from .errors import (
     UnsafePathError,
     UnsupportedDtypeError,
 )
-from .registry import create, list_families, list_models, model_info
+from .registry import list_families, list_models, model_info
 
 __all__ = [
     "__version__",
@@ -76,15 +76,15 @@ __all__ = [
     "UnsupportedDtypeError",
 ]
 
-_LAZY = {"load": "factory", "save_pretrained": "factory", "from_pretrained": "factory"}
+_LAZY = {"create": "factory", "load": "factory", "save_pretrained": "factory", "from_pretrained": "factory"}
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .factory import from_pretrained, load, save_pretrained
+    from .factory import create, from_pretrained, load, save_pretrained
 
 
 def __getattr__(name: str) -> Any:
-    # load/save_pretrained/from_pretrained live in ganzoo.factory, which joins registry, hub and models;
-    # importing it lazily keeps `import ganzoo` free of huggingface_hub and safetensors.
+    # create/load/save_pretrained/from_pretrained live in ganzoo.factory, the builder that joins registry, hub
+    # and models; importing it lazily keeps `import ganzoo` free of torch, huggingface_hub and safetensors.
     import importlib
 
     if name in _LAZY:

@@ -32,37 +32,40 @@ def _console():
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    # Reads the registry index: no torch, no model module is imported (ganzoo.registry).
     import ganzoo
-    from rich.table import Table
 
     names = ganzoo.list_models(args.pattern or "*")
-    if args.json:
-        out = []
-        for n in names:
-            info = ganzoo.model_info(n)
-            for t in info.tags:
-                out.append(ganzoo.model_info(f"{n}.{t}").to_dict())
-        print(json.dumps(out, indent=2))
-        return 0
-    table = Table(title=f"ganzoo {ganzoo.__version__}: {len(names)} models")
-    for col in ("model.tag", "family", "weights", "input", "output", "fp16", "dataset / paper"):
-        table.add_column(col, overflow="fold")
+    infos = []
     for n in names:
-        entry_info = ganzoo.model_info(n)
-        for t in entry_info.tags:
-            c = ganzoo.model_info(f"{n}.{t}").pretrained_cfg
-            default = " (default)" if t == entry_info.tags[0] else ""
-            table.add_row(
-                f"{n}.{t}{default}",
-                entry_info.family,
-                "yes" if c.has_weights else "-",
-                "; ".join(f"{s.name} {_shape(s.shape)}" for s in c.inputs),
-                "; ".join(f"{s.name} {_shape(s.shape)} {_range(s.range)}" for s in c.outputs),
-                "yes" if c.half_precision else "no",
-                c.dataset or c.paper,
-            )
+        default = ganzoo.model_info(n)
+        infos += [(default, ganzoo.model_info(f"{n}.{t}")) for t in default.tags]
+    if args.json:
+        print(json.dumps([info.to_dict() for _, info in infos], indent=2))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"ganzoo {ganzoo.__version__}: {len(names)} models")
+    for col in ("model.tag", "family", "weights", "params G / D", "input", "output", "fp16", "dataset / paper"):
+        table.add_column(col, overflow="fold")
+    for default, info in infos:
+        c, sp, n = info.pretrained_cfg, info.specs, info.num_parameters
+        table.add_row(
+            f"{info.name}.{info.tag}" + (" (default)" if info.tag == default.tag else ""),
+            info.family,
+            "yes" if c.has_weights else "-",
+            f"{_millions(n['generator'])} / {_millions(n['discriminator'])}",
+            "; ".join(f"{s.name} {_shape(s.shape)}" for s in sp.inputs),
+            "; ".join(f"{s.name} {_shape(s.shape)} {_range(s.range)}" for s in sp.outputs),
+            "yes" if c.half_precision else "no",
+            c.dataset or c.paper,
+        )
     _console().print(table)
     return 0
+
+
+def _millions(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 100_000 else f"{n:,}"
 
 
 def _shape(shape) -> str:
@@ -76,10 +79,8 @@ def _range(r) -> str:
 def cmd_info(args: argparse.Namespace) -> int:
     import ganzoo
 
-    info = ganzoo.model_info(args.name)
+    info = ganzoo.model_info(args.name)  # the registry index: nothing is built
     d = info.to_dict()
-    model = ganzoo.create(f"{info.name}.{info.tag}")
-    d["num_parameters"] = model.num_parameters()
     if args.json:
         print(json.dumps(d, indent=2))
         return 0
@@ -91,11 +92,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     con.print(f"{c.description}\npaper: {c.paper} {c.paper_url}\nlicense: {c.license}")
     con.print(f"weights: {c.hub_id or 'none published'}" + (f" @ {c.revision}" if c.revision else "")
               + (f"  sha256={c.sha256}" if c.sha256 else ""))
-    con.print(f"parameters: generator {d['num_parameters']['generator']:,}, "
-              f"discriminator {d['num_parameters']['discriminator']:,}")
-    for s in c.inputs:
+    con.print(f"parameters: generator {info.num_parameters['generator']:,}, "
+              f"discriminator {info.num_parameters['discriminator']:,}")
+    for s in info.specs.inputs:
         con.print(f"input  {s.name}: {_shape(s.shape)} {s.dtype} {_range(s.range)}  {s.description}")
-    for s in c.outputs:
+    for s in info.specs.outputs:
         con.print(f"output {s.name}: {_shape(s.shape)} {s.dtype} {_range(s.range)}  {s.description}")
     con.print(Pretty(info.config))
     return 0
@@ -124,8 +125,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         out = model(*inputs)
     if isinstance(out, (tuple, list)):
         out = out[0]
-    spec = model.pretrained_cfg.outputs[0] if model.pretrained_cfg and model.pretrained_cfg.outputs else None
-    value_range = spec.range if spec and spec.range else (-1.0, 1.0)
+    value_range = model.specs.outputs[0].range or (-1.0, 1.0)
     if out.dim() == 5:  # videos (B, C, T, H, W) -> first frames; volumes (B, 1, D, H, W) -> max projection
         out = out[:, :, 0] if out.shape[1] == 3 else out.amax(dim=2)
     path = save_image_grid(out, output, value_range=value_range)
@@ -157,10 +157,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from ganzoo.train.dcgan import main as train_main
+#: ``ganzoo train RECIPE ...`` -> the recipe module (each has ``main(argv)``); without a recipe name: dcgan
+TRAIN_RECIPES = {"dcgan": "ganzoo.train.dcgan"}
 
-    train_main(args.rest)
+
+def cmd_train(args: argparse.Namespace) -> int:
+    rest = list(args.rest)
+    name = rest.pop(0) if rest and rest[0] in TRAIN_RECIPES else "dcgan"
+    importlib.import_module(TRAIN_RECIPES[name]).main(rest)
     return 0
 
 
@@ -201,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("train", help="run the DCGAN training recipe (ganzoo train --help lists its options)",
+    s = sub.add_parser("train", help="run a training recipe: ganzoo train [dcgan] OPTIONS (--help lists them)",
                        add_help=False)
     s.add_argument("rest", nargs=argparse.REMAINDER)
     s.set_defaults(func=cmd_train)

@@ -76,12 +76,12 @@ class DemoContext:
         """Write a uint8 (H, W) or (H, W, 3) image as ``out_dir/name`` atomically; returns the relative path."""
         from PIL import Image
 
-        from .utils import atomic_write_bytes
+        from .utils import atomic_write
 
         buf = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(image)).save(buf, format="PNG")
         path = self.out_dir / name
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write(path, buf.getvalue())
         self.files.append(path)
         return name
 
@@ -259,9 +259,9 @@ def section_dcgan(ctx: DemoContext, s: Section) -> Section:
             cfg = model.pretrained_cfg
             with torch.no_grad():
                 images = model.sample(64, generator=torch.Generator().manual_seed(ctx.seed))
-            grid = to_uint8(make_grid(images.float()), cfg.outputs[0].range or (-1.0, 1.0)).permute(1, 2, 0).numpy()
+            grid = to_uint8(make_grid(images.float()), model.specs.outputs[0].range or (-1.0, 1.0)).permute(1, 2, 0).numpy()
             src = ctx.save_png(f"samples_{tag.replace('.', '_')}.png", grid[..., 0] if grid.shape[2] == 1 else grid)
-        out = cfg.outputs[0]
+        out = ganzoo.model_info(tag).specs.outputs[0]
         from PIL import Image
 
         with Image.open(ctx.out_dir / src) as im:
@@ -441,7 +441,7 @@ def _tour(ctx: DemoContext, name: str, seed: int, export: bool, say: Callable[[s
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         images = model.sample(64, generator=gen)
-    ctx.samples_png = save_image_grid(images, out / "samples.png", value_range=cfg.outputs[0].range or (-1.0, 1.0))
+    ctx.samples_png = save_image_grid(images, out / "samples.png", value_range=model.specs.outputs[0].range or (-1.0, 1.0))
     ctx.files.append(ctx.samples_png)
     say(f"64 samples -> {ctx.samples_png}")
     ctx.saved_dir = ganzoo.save_pretrained(model, out / "saved")
@@ -479,7 +479,7 @@ def run_demo(out_dir: str | os.PathLike, name: str = "dcgan", *, seed: int = 0,
     model has no weights). export: False leaves the ONNX export out (the page says so).
     Raises what ``ganzoo.load`` raises for the tour's model; section errors are reported on the page instead.
     """
-    from .utils import atomic_write_bytes
+    from .utils import atomic_write
 
     say = echo or logger.info
     wanted = list(sections) if sections is not None else [sid for sid, _, _ in SECTIONS]
@@ -523,7 +523,7 @@ def run_demo(out_dir: str | os.PathLike, name: str = "dcgan", *, seed: int = 0,
     page = [built[sid] for sid in order]
     seconds = time.perf_counter() - t_start
     index = out / "index.html"
-    atomic_write_bytes(index, _render(ctx, page, seconds).encode("utf-8"))
+    atomic_write(index, _render(ctx, page, seconds).encode("utf-8"))
     say(f"page -> {index}")
     return DemoResult(out_dir=out, index=index, files=[index, *ctx.files], sections=page,
                       round_trip_identical=bool(ctx.round_trip_identical), export=ctx.export, seconds=seconds)

@@ -1,4 +1,16 @@
-"""The one place where registry, hub and models meet: load, from_pretrained, save_pretrained, download."""
+"""The one place where registry, hub and models meet: the builder, and create, load, from_pretrained,
+save_pretrained, download on top of it.
+
+Every model ganzoo hands out is made by :func:`build_model` (as timm's ``build_model_with_cfg``): it builds the
+registered architecture from a config, attaches the tag's :class:`~ganzoo.registry.PretrainedCfg` once, loads and
+checks the weights if there are any, and moves/casts the model. The ways in only decide *what* to build:
+
+- :func:`create` (random weights): the named tag, or the model's default tag, plus config overrides;
+- :func:`load` / :func:`from_pretrained` / :func:`download` (published or saved weights): the tag's or the
+  folder's config.json, after its integrity is checked;
+- :func:`load_file` (one checkpoint file, any layout): what the converters detect from keys and shapes;
+- ``ganzoo.export`` resolves names through :func:`create` and :func:`load`.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -6,8 +18,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,12 +28,13 @@ from .errors import (GanzooError, HubError, IntegrityError, InvalidConfigError, 
                      NoPretrainedWeightsError, SaveDirectoryError, StateDictMismatchError, UnknownModelError,
                      UnsupportedDtypeError)
 from .models.base import GANModel
-from .registry import PretrainedCfg, TensorSpec, create, get_entry, resolve_pretrained_cfg, split_name
-from .utils import FLOAT_DTYPES
+from .registry import PretrainedCfg, get_entry, resolve_pretrained_cfg, split_name
+from .utils import FLOAT_DTYPES, to_torch_dtype
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load", "load_file", "from_pretrained", "save_pretrained", "download", "LOCAL_DIR_PREFIX"]
+__all__ = ["build_model", "create", "load", "load_file", "from_pretrained", "save_pretrained", "download",
+           "LOCAL_DIR_PREFIX"]
 
 
 #: ``local-dir:PATH`` names a local folder or weights file explicitly (as timm does), whatever PATH looks like.
@@ -117,90 +128,113 @@ def _registry_cfg(name: str) -> PretrainedCfg:
         raise
 
 
-def _dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in FLOAT_DTYPES:
-        raise ValueError(f"dtype must be a torch.dtype or one of {sorted(FLOAT_DTYPES)}, got {dtype!r}")
-    return FLOAT_DTYPES[dtype]
+def build_model(
+    name: str,
+    pretrained_cfg: PretrainedCfg | None,
+    config: Mapping[str, Any] | None = None,
+    *,
+    weights: Mapping[str, torch.Tensor] | None = None,
+    parts: tuple[str, ...] | None = None,
+    what: str = "weights",
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | str | None = None,
+    eval: bool = False,
+) -> GANModel:
+    """Build the registered architecture ``name`` (a model name; a ``.tag`` is ignored here) and return it.
 
+    The config is ``pretrained_cfg.config`` (the tag's fields) updated with ``config``; without a pretrained_cfg
+    it is the builder's paper defaults updated with ``config``. Every field is validated and the parameter count
+    bounded before anything is allocated. ``pretrained_cfg`` is attached as ``model.pretrained_cfg``.
 
-def _finish(model: GANModel, device: Any, dtype: Any) -> GANModel:
+    weights: a state dict under ganzoo names to load (floating tensors are cast to the model's dtypes). ``parts``
+        names the networks it holds, each of which must match completely, and nothing else may be in it
+        (IntegrityError / StateDictMismatchError otherwise; nothing is copied then); None means the networks its
+        keys name. ``model.pretrained_parts`` records them.
+    device / dtype: where to put the model (``dtype`` in fp16/bf16 needs the tag's ``half_precision``).
+    eval: return it in eval mode (every load does; ``create`` leaves train mode, as ``nn.Module`` does).
+    """
     from .utils import resolve_device
 
-    device = resolve_device(device)  # DeviceUnavailableError for "bogus", or "cuda" on a CPU build
+    entry = get_entry(name)
+    # argument errors before any work
     dt = _dtype(dtype)
-    if dt in (torch.float16, torch.bfloat16) and model.pretrained_cfg is not None \
-            and not model.pretrained_cfg.half_precision:
-        raise ValueError(f"{model.pretrained_cfg.name} does not support {dt} (half_precision=False in its "
-                         f"metadata: outputs overflow); use float32")
-    if device is not None or dt is not None:
-        model.to(device=device, dtype=dt)
-    return model.eval()
+    if dt in (torch.float16, torch.bfloat16) and pretrained_cfg is not None and not pretrained_cfg.half_precision:
+        raise ValueError(f"{pretrained_cfg.name} does not support {dt} (half_precision=False in its metadata: "
+                         f"outputs overflow); use float32")
+    dev = resolve_device(device)  # DeviceUnavailableError for "bogus", or "cuda" on a CPU build
+    kwargs = {**(dict(pretrained_cfg.config) if pretrained_cfg is not None else {}), **dict(config or {})}
+    model = entry.builder(**kwargs)  # every field validated, the parameter count bounded, before allocation
+    model.model_name = entry.name
+    model.pretrained_cfg = pretrained_cfg
+    if weights is not None:
+        from .hub.io import load_parts
+
+        load_parts(model, weights, parts, what=what)
+    if dev is not None or dt is not None:
+        model.to(device=dev, dtype=dt)
+    return model.eval() if eval else model
 
 
-def _build_from_config(cfg_json: dict[str, Any]) -> GANModel:
-    """Build the registered architecture a config.json names. Only registered builders run: nothing from a hub
-    is ever executed."""
+def create(name: str, **config_overrides: Any) -> GANModel:
+    """Build ``name`` or ``name.tag`` with random weights (train mode, as a fresh ``nn.Module``).
+
+    A bare name means its default tag (the first with published weights), exactly as ``load`` does, so
+    ``create("srgan")`` and ``load("srgan")`` have the same config, specs and output convention. The tag's config
+    (e.g. ``nc=1`` for ``dcgan.mnist``) applies, then ``config_overrides``. The model's ``pretrained_cfg`` is
+    the tag's; its ``specs`` follow the built config, overrides included.
+    """
+    cfg = _registry_cfg(_check_text(name, "model name"))
+    return build_model(cfg.architecture, cfg, config_overrides)
+
+
+def _dtype(dtype: torch.dtype | str | None) -> torch.dtype | None:
+    return None if dtype is None else to_torch_dtype(dtype)
+
+
+def _plan_from_config(cfg_json: Mapping[str, Any]) -> tuple[str, PretrainedCfg | None, dict[str, Any]]:
+    """(model name, pretrained_cfg, config) of a save_pretrained config.json. Only registered architectures are
+    built: nothing from a hub is ever executed."""
     name = cfg_json["model_name"]
     entry = get_entry(name)  # UnknownModelError for names this ganzoo does not know
     config = cfg_json.get("config", {})
     if not isinstance(config, Mapping):
         raise InvalidConfigError(f"config.json 'config' must be an object of field: value pairs, got "
                                  f"{type(config).__name__}")
-    model = entry.builder(**config)  # every field validated, the parameter count bounded, before allocation
-    model.model_name = entry.name
     tag = cfg_json.get("tag")
     pc = cfg_json.get("pretrained_cfg")
+    cfg: PretrainedCfg | None = None
     if tag and tag in entry.cfgs:
-        model.pretrained_cfg = entry.cfgs[tag]
+        cfg = entry.cfgs[tag]
     elif isinstance(pc, Mapping) and pc.get("source"):
-        # Weights converted from a third-party file: their own metadata (provenance, specs, I/O ranges).
-        model.pretrained_cfg = PretrainedCfg.from_dict(pc)
-    return model
+        # Weights converted from a third-party file: their own metadata (provenance, I/O convention).
+        cfg = PretrainedCfg.from_dict(pc)
+    # config.json's config is complete (save_pretrained writes every field), so it wins over the tag's fields
+    return entry.name, cfg, dict(config)
 
 
-def _load_weights(model: GANModel, weights: Path, *, expected_sha256: str | None, verify: bool,
-                  allow_pickle: bool, what: str, parts: tuple[str, ...] | None = None) -> None:
-    """Verify, read and load a weights file. ``parts`` (from config.json's ``weights.parts``) names the networks the
-    file holds, e.g. ``("generator",)`` when a discriminator was not published; each of them must match completely,
-    and nothing else may be in the file. None means the whole model."""
-    from .hub.io import load_into, load_weights_file, verify_sha256
+def _build_from_config(cfg_json: Mapping[str, Any]) -> GANModel:
+    """A model with random weights in the shape a config.json describes."""
+    name, cfg, config = _plan_from_config(cfg_json)
+    return build_model(name, cfg, config)
+
+
+def _read_weights(path: Path, *, expected_sha256: str | None, verify: bool, allow_pickle: bool,
+                  what: str) -> dict[str, torch.Tensor]:
+    """Verify (sha256) and read a weights file into a state dict under ganzoo names (a pickled checkpoint in a
+    folder is converted from its layout)."""
+    from .hub.io import load_weights_file, verify_sha256
 
     if verify and expected_sha256:
-        verify_sha256(weights, expected_sha256, what=what)
+        verify_sha256(path, expected_sha256, what=what)
     elif verify:
         logger.warning("no sha256 known for %s: integrity not checked", what)
-    state = load_weights_file(weights, allow_pickle=allow_pickle)
-    if not weights.name.endswith(".safetensors"):
+    state = load_weights_file(path, allow_pickle=allow_pickle)
+    if not path.name.endswith(".safetensors"):
         from .hub.converters import convert_state_dict, unwrap_state_dict
 
         state, layout = convert_state_dict(unwrap_state_dict(state))
         logger.info("converted %s from layout %s", what, layout)
-    # Stored weights may be half precision; buffers like num_batches_tracked keep their integer dtype.
-    ref = model.state_dict()
-    state = {k: (v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v) for k, v in state.items()}
-    if parts is None:
-        load_into(model, state)
-        model.pretrained_parts = ("generator", "discriminator")
-    else:
-        _load_parts(model, state, parts, what=what)
-
-
-def _load_parts(model: GANModel, state: dict[str, torch.Tensor], parts: tuple[str, ...], *, what: str) -> None:
-    from .hub.io import check_state_dict
-
-    known = ("generator", "discriminator")
-    if not parts or any(p not in known for p in parts):
-        raise IntegrityError(f"{what}: weights.parts must be a non-empty subset of {list(known)}, got {list(parts)}")
-    outside = sorted(k for k in state if not k.startswith(tuple(p + "." for p in parts)))
-    if outside:
-        raise IntegrityError(f"{what}: config.json says the file holds {list(parts)}, but it also has "
-                             f"{len(outside)} other tensors ({', '.join(outside[:4])} ...)")
-    for p in parts:
-        check_state_dict(model, {k: v for k, v in state.items() if k.startswith(p + ".")}, prefix=p + ".")
-    model.load_state_dict(state, strict=False)
-    model.pretrained_parts = tuple(parts)
+    return state
 
 
 def load(
@@ -253,7 +287,7 @@ def load(
     if family is not None and family != get_entry(full).family:
         raise ValueError(f"{full} is a model of family {get_entry(full).family!r}, not {family!r}")
     if pretrained is False:
-        return _finish(create(full, **dict(config or {})), device, dtype)
+        return build_model(cfg.architecture, cfg, config, device=device, dtype=dtype, eval=True)
     from .hub.resolve import resolve_spec
 
     if pretrained is not True:
@@ -269,7 +303,9 @@ def load(
             res = resolve_local(spec)
         if res.config is not None:
             return _from_resolved(res, device=device, dtype=dtype, verify=verify, allow_pickle=allow_pickle)
-        # A tag given explicitly is the user's ("srgan.imagenet"); a bare name means its default tag.
+        # A tag given explicitly is the user's word for what the weights are ("srgan.imagenet": its config and
+        # metadata apply); with a bare name the file's keys and shapes decide over the architecture's defaults, so
+        # no tag's fields (e.g. div2k's TensorFlow padding) leak into third-party weights.
         named = full if split_name(name)[1] else get_entry(full).name
         return _load_file(Path(res.weights), name=named, layout=layout, config=config, allow_pickle=allow_pickle,
                           device=device, dtype=dtype)
@@ -300,34 +336,35 @@ def _resolve_published(cfg: PretrainedCfg, *, revision: str | None, source: str,
 
 def _from_resolved(res, *, device, dtype, verify: bool, allow_pickle: bool = False,
                    registry_cfg: PretrainedCfg | None = None, registry_sha: str | None = None) -> GANModel:
+    """Verify, then build from a resolved folder: its config.json says what to build (the registry's tag, when
+    the folder is a tag's published repo) and which networks the weights hold."""
     from .hub.resolve import read_config
 
     what = f"{res.repo_id}@{res.revision}" if res.repo_id else str(res.folder)
+    parts = None
     if res.config is not None:
         cfg_json = read_config(res.config)
         card_sha = cfg_json.get("weights", {}).get("sha256")
         if registry_sha and card_sha and card_sha != registry_sha:
             raise IntegrityError(f"{what}: config.json pins sha256 {card_sha} but the registry pins {registry_sha}")
         expected = registry_sha or card_sha
-        if verify and expected:  # integrity first: nothing is built from a folder whose weights do not match
-            from .hub.io import verify_sha256
-
-            verify_sha256(res.weights, expected, what=f"{what}/{res.weights.name}")
-            verify, expected = False, None  # checked: _load_weights need not hash the file again
-        model = _build_from_config(cfg_json)
+        name, cfg, config = _plan_from_config(cfg_json)
+        wparts = cfg_json.get("weights", {}).get("parts")
+        parts = tuple(wparts) if wparts is not None else _NETS  # older folders: the whole model
     elif registry_cfg is not None:
-        model, expected = create(registry_cfg.name), registry_sha
+        name, cfg, config, expected, parts = registry_cfg.architecture, registry_cfg, {}, registry_sha, _NETS
     else:
         raise HubError(f"{what} has no config.json; load its weights file itself (ganzoo.load('{res.weights}'), "
                        f"which detects the layout), or ganzoo.load(NAME, pretrained=PATH)")
     if registry_cfg is not None:
-        model.pretrained_cfg = registry_cfg
-        model.model_name = registry_cfg.architecture
-    parts = cfg_json.get("weights", {}).get("parts") if res.config is not None else None
-    _load_weights(model, res.weights, expected_sha256=expected, verify=verify, allow_pickle=allow_pickle,
-                  what=f"{what}/{res.weights.name}", parts=tuple(parts) if parts is not None else None)
+        name, cfg = registry_cfg.architecture, registry_cfg
+    # integrity first: nothing is built from a folder whose weights do not match
+    state = _read_weights(res.weights, expected_sha256=expected, verify=verify, allow_pickle=allow_pickle,
+                          what=f"{what}/{res.weights.name}")
+    model = build_model(name, cfg, config, weights=state, parts=parts, what=f"{what}/{res.weights.name}",
+                        device=device, dtype=dtype, eval=True)
     logger.info("loaded %s from %s (%s)", model.model_name, what, res.origin)
-    return _finish(model, device, dtype)
+    return model
 
 
 def load_file(
@@ -404,13 +441,15 @@ def _load_file(p: Path, *, name: str | None, family: str | None = None, layout: 
                allow_pickle: bool, device: Any, dtype: Any) -> GANModel:
     """Detect, build, load. ``name`` (``arch`` or ``arch.tag``): the model the caller asked for."""
     from .errors import UnknownCheckpointLayoutError
-    from .hub.converters import detect_checkpoint, find_state_dicts, is_ganzoo_layout, load_converted, strip_prefixes
-    from .hub.io import load_into, load_weights_file, read_safetensors_metadata, sha256_file
+    from .hub.converters import detect_checkpoint, find_state_dicts, is_ganzoo_layout, strip_prefixes
+    from .hub.io import load_weights_file, read_safetensors_metadata, sha256_file
 
     p = p.expanduser().resolve()
     user = dict(config or {})
     obj = load_weights_file(p, allow_pickle=allow_pickle)
     sha = sha256_file(p)
+    explicit = name is not None and split_name(name)[1] is not None
+    tag_cfg = resolve_pretrained_cfg(name) if explicit else None
     if name is not None:
         entry = get_entry(name)
         if family is not None and family != entry.family:
@@ -418,15 +457,13 @@ def _load_file(p: Path, *, name: str | None, family: str | None = None, layout: 
         family = entry.family
         found = find_state_dicts(obj)
         if len(found) == 1 and layout in (None, "ganzoo") and is_ganzoo_layout(strip_prefixes(found[0][1])):
-            # Ganzoo-layout weights for a named model: that model, exactly (the tag's config), every tensor.
-            model = create(name, **user)
-            load_into(model, _cast_like(model, strip_prefixes(found[0][1])))
-            explicit = split_name(name)[1] is not None
-            base = resolve_pretrained_cfg(name) if explicit else _best_tag(entry.name, model.config.to_dict())
-            model.pretrained_cfg = _converted_cfg(model, base, p, sha, "ganzoo", _NETS, dict(model.config.to_dict()),
-                                                  named=explicit)
-            model.pretrained_parts = _NETS
-            return _finish(model, device, dtype)
+            # Ganzoo-layout weights for a named model: that model, exactly (the tag's config, else the paper's),
+            # every tensor.
+            full = _full_config(entry.name, {**(tag_cfg.config if tag_cfg else {}), **user})
+            base = tag_cfg or _best_tag(entry.name, full)
+            cfg = _converted_cfg(entry.name, base, p, sha, "ganzoo", _NETS, full, named=explicit)
+            return build_model(entry.name, cfg, weights=strip_prefixes(found[0][1]), parts=_NETS,
+                               what=str(p), device=device, dtype=dtype, eval=True)
     det = detect_checkpoint(obj, family=family, layout=layout, metadata=read_safetensors_metadata(p))
     missing = [f for f in det.undetermined if f not in user]
     if missing and "generator" in det.parts and name is None:
@@ -434,38 +471,31 @@ def _load_file(p: Path, *, name: str | None, family: str | None = None, layout: 
             f"{p.name}: ganzoo-layout {det.model_name} weights without a config; {missing} cannot be read from the "
             f"weights. Pass them, e.g. ganzoo.load(PATH, config={{'output_range': (0, 1), 'output_act': 'clamp'}}) "
             f"(or 'tanh' / (-1, 1)), or load the folder ganzoo.save_pretrained wrote, which records them")
-    explicit = name is not None and split_name(name)[1] is not None
-    if name is None:
-        model_name = det.model_name
-        overrides = {**det.config, **user}
-    else:
-        model_name = name
-        overrides = {**(resolve_pretrained_cfg(name).config if explicit else {}), **det.config, **user}
+    model_name = get_entry(det.model_name if name is None else name).name
+    overrides = {**(tag_cfg.config if tag_cfg else {}), **det.config, **user}
     # An explicit tag ("srgan.imagenet") is the caller saying what the weights are; otherwise the metadata comes
     # from the model's tag closest to the detected config, with the provenance of a converted file.
-    base = resolve_pretrained_cfg(name) if explicit else _best_tag(get_entry(model_name).name, overrides)
+    base = tag_cfg or _best_tag(model_name, overrides)
+    parts = tuple(n for n in _NETS if n in det.parts)
+    cfg = _converted_cfg(model_name, base, p, sha, det.layout, parts, overrides, named=explicit)
     try:
-        model = create(get_entry(model_name).name, **overrides)
-    except (TypeError, ValueError) as e:
+        model = build_model(model_name, cfg, weights=det.state_dict, parts=parts, what=str(p), device=device,
+                            dtype=dtype, eval=True)
+    except (TypeError, InvalidConfigError) as e:
         raise ValueError(f"{p.name} holds {det.model_name} weights ({det.layout} layout, config {det.config}), which "
                          f"do not build as {model_name}: {e}") from e
-    try:
-        load_converted(model, _cast_like(model, det.state_dict))
     except StateDictMismatchError as e:
         raise StateDictMismatchError(f"{p.name} ({det.layout} layout) -> {model_name}: {e}", missing=e.missing,
                                      unexpected=e.unexpected, mismatched=e.mismatched) from e
-    parts = tuple(n for n in _NETS if n in det.parts)
-    model.pretrained_cfg = _converted_cfg(model, base, p, sha, det.layout, parts, overrides, named=explicit)
-    model.pretrained_parts = parts
     logger.info("loaded %s (%s layout, %s) as %s %s, sha256 %s", p, det.layout, "+".join(det.parts), model_name,
                 overrides, sha)
-    return _finish(model, device, dtype)
+    return model
 
 
-def _cast_like(model: GANModel, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Floating tensors in the model's dtypes (stored weights may be half precision; integer buffers stay)."""
-    ref = model.state_dict()
-    return {k: (v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v) for k, v in state.items()}
+def _full_config(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field of the config ``name``'s builder makes of ``config`` (built on the meta device: no memory)."""
+    with torch.device("meta"):
+        return get_entry(name).builder(**dict(config)).config.to_dict()
 
 
 def _best_tag(model_name: str, config: Mapping[str, Any]) -> PretrainedCfg:
@@ -482,81 +512,20 @@ def _best_tag(model_name: str, config: Mapping[str, Any]) -> PretrainedCfg:
     return best
 
 
-def _respec(model: GANModel, base: PretrainedCfg) -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
-    """The base tag's input/output TensorSpecs with every fixed size and value range made the model's own.
-
-    Fixed sizes come from one batch of ``model.sample_inputs`` and the generator's outputs, run on the meta device
-    (no compute; models whose forward reads values fall back to one CPU batch); symbolic dims (B, H, W, H*4) stay.
-    Ranges: ``input_range`` / ``output_range`` when the config has them, a pose input's class range from
-    ``num_poses``.
-    """
-    inputs: tuple[torch.Tensor, ...] | None = None
-    outputs: tuple[torch.Tensor, ...] | None = None
-    try:
-        with torch.device("meta"):
-            meta = create(model.model_name, **model.config.to_dict())
-        with torch.no_grad():
-            inputs = meta.sample_inputs(1, device="meta")
-            outputs = _as_tuple(meta(*inputs))
-    except Exception:  # e.g. a forward that checks input values, which meta tensors do not have
-        try:
-            was = model.training
-            model.eval()
-            with torch.no_grad():
-                inputs = model.sample_inputs(1, generator=torch.Generator().manual_seed(0))
-                outputs = _as_tuple(model(*inputs))
-            model.train(was)
-        except Exception as e:  # keep the base specs rather than fail a load over metadata
-            logger.warning("could not derive input/output specs of %s (%s); keeping those of %s",
-                           model.model_name, e, base.name)
-    cfg = model.config
-
-    def fix(specs: tuple[TensorSpec, ...], tensors: tuple[torch.Tensor, ...] | None,
-            rng: tuple[float, float] | None) -> tuple[TensorSpec, ...]:
-        out = []
-        for i, s in enumerate(specs):
-            shape = s.shape
-            if tensors is not None and len(tensors) == len(specs) and tensors[i].dim() == len(s.shape):
-                shape = tuple(d if isinstance(d, str) else int(n) for d, n in zip(s.shape, tensors[i].shape))
-            r = s.range
-            if i == 0 and rng is not None:
-                r = (float(rng[0]), float(rng[1]))
-            if s.name == "pose" and hasattr(cfg, "num_poses"):
-                r = (0.0, float(cfg.num_poses - 1))
-            out.append(dataclasses.replace(s, shape=shape, range=r))
-        return tuple(out)
-
-    return (fix(base.inputs, inputs, getattr(cfg, "input_range", None)),
-            fix(base.outputs, outputs, getattr(cfg, "output_range", None)))
-
-
-def _as_tuple(out: Any) -> tuple[torch.Tensor, ...]:
-    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
-
-
-def _converted_cfg(model: GANModel, base: PretrainedCfg, path: Path, sha: str, layout: str, parts: tuple[str, ...],
-                   config: Mapping[str, Any], *, named: bool) -> PretrainedCfg:
-    """The pretrained_cfg of weights loaded from ``path``: no hub, the file's name/sha256/path/layout, the model's
-    own specs. ``named``: the caller named the tag (``load(NAME.TAG, pretrained=PATH)``), so the tag, dataset and
-    license stay the tag's; otherwise tag ``converted`` and license ``unknown`` (nothing in a file says it)."""
-    inputs, outputs = _respec(model, base)
+def _converted_cfg(model_name: str, base: PretrainedCfg, path: Path, sha: str, layout: str,
+                   parts: tuple[str, ...], config: Mapping[str, Any], *, named: bool) -> PretrainedCfg:
+    """The pretrained_cfg of weights loaded from ``path``: no hub, the file's name/sha256/path/layout, the config
+    it builds with. ``named``: the caller named the tag (``load(NAME.TAG, pretrained=PATH)``), so the tag, dataset
+    and license stay the tag's; otherwise tag ``converted`` and license ``unknown`` (nothing in a file says it)."""
     lacking = [n for n in _NETS if n not in parts]
     keeps = f"; the {lacking[0]} keeps its random initialisation" if lacking else ""
-    desc = (f"{model.model_name} weights converted from {path.name} ({layout} layout; "
+    desc = (f"{model_name} weights converted from {path.name} ({layout} layout; "
             f"{' and '.join(parts)}{keeps}), sha256 {sha}.")
-    image_size = base.image_size
-    if image_size is not None and outputs and all(isinstance(d, int) for d in outputs[0].shape[-len(image_size):]):
-        image_size = tuple(int(d) for d in outputs[0].shape[-len(image_size):])
-    latent = base.latent_dim
-    if latent is not None:
-        latent = int(getattr(model.config, "nz", getattr(model.config, "z_dim", latent)))
     return dataclasses.replace(
-        base, hub_id=None, revision=None, filename=path.name, sha256=sha, config=dict(config), inputs=inputs,
-        outputs=outputs, image_size=image_size, latent_dim=latent,
-        dataset=base.dataset if named else "", license=base.license if named else "unknown",
-        description=desc,
+        base, hub_id=None, revision=None, filename=path.name, sha256=sha, config=dict(config),
+        dataset=base.dataset if named else "", license=base.license if named else "unknown", description=desc,
         source=str(path), source_layout=layout, source_parts=tuple(parts),
-        architecture=model.model_name or base.architecture, tag=base.tag if named else CONVERTED_TAG,
+        architecture=model_name, tag=base.tag if named else CONVERTED_TAG,
     )
 
 
@@ -637,115 +606,6 @@ def _foreign_files(out: Path) -> tuple[str, ...]:
     return tuple(n for n in names if n not in ours)
 
 
-def _tmp_prefix(out: Path) -> str:
-    return f".{out.name}.ganzoo-tmp-"
-
-
-def _reclaim_stale(out: Path) -> None:
-    """Remove temporary folders that a killed save_pretrained left beside ``out`` (their process is gone)."""
-    prefix = _tmp_prefix(out)
-    try:
-        entries = list(os.scandir(out.parent))
-    except OSError:
-        return
-    for e in entries:
-        if not e.name.startswith(prefix) or not e.is_dir(follow_symlinks=False):
-            continue
-        try:
-            pid = int(e.name[len(prefix):].split("-", 1)[0])
-        except ValueError:
-            continue
-        if pid == os.getpid():
-            continue
-        try:
-            os.kill(pid, 0)
-            continue  # still running: a save in flight
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue  # someone else's live process
-        logger.info("removing %s, left by a save_pretrained that was interrupted (pid %d)", e.path, pid)
-        shutil.rmtree(e.path, ignore_errors=True)
-
-
-def _carry_over(src: Path, dst: Path, names: tuple[str, ...]) -> None:
-    """Put the foreign entries of the old folder into the new one (hard links, copies where linking fails), so
-    ``overwrite=True`` replaces only the files ganzoo writes."""
-    def link(s: str, d: str) -> None:
-        try:
-            os.link(s, d, follow_symlinks=False)
-        except OSError:
-            shutil.copy2(s, d, follow_symlinks=False)
-
-    for n in names:
-        s, d = src / n, dst / n
-        if s.is_dir() and not s.is_symlink():
-            shutil.copytree(s, d, symlinks=True, copy_function=link)
-        else:
-            link(str(s), str(d))
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-_RENAME_EXCHANGE = 2
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two folders (Linux renameat2 RENAME_EXCHANGE). False where the system cannot."""
-    import ctypes
-    import errno
-    import sys
-
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    at_fdcwd = -100
-    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-        return False
-    raise OSError(err, os.strerror(err), str(b))
-
-
-def _swap_in(new: Path, out: Path) -> Path | None:
-    """Put the finished folder ``new`` at ``out``. Returns where the old folder now is (to delete), or None.
-
-    An existing ``out`` is exchanged with ``new`` in one atomic step where the system allows it, so at every
-    moment ``out`` is the old folder or the new one. Elsewhere the old folder is renamed aside first and put
-    back if the second rename fails (a kill between the two leaves it beside ``out`` under a ``.ganzoo-old``
-    name)."""
-    if not out.exists():
-        os.rename(new, out)  # fails (ENOTEMPTY/EEXIST) if another process created ``out`` meanwhile
-        return None
-    if _exchange(new, out):
-        return new
-    old = out.with_name(f".{out.name}.ganzoo-old-{os.getpid()}")
-    os.rename(out, old)
-    try:
-        os.rename(new, out)
-    except BaseException:
-        os.rename(old, out)
-        raise
-    return old
-
-
 def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.dtype | str | None = None,
                     training: dict[str, Any] | None = None, notes: str = "",
                     parts: tuple[str, ...] = ("generator", "discriminator"), overwrite: bool = False) -> Path:
@@ -771,7 +631,7 @@ def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.d
     from .hub.card import render_model_card
     from .hub.io import save_safetensors
     from .hub.resolve import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
-    from .utils import _umask, atomic_write_bytes
+    from .utils import FolderSwapError, atomic_folder, atomic_write
 
     if not isinstance(model, GANModel):
         raise TypeError(f"save_pretrained expects a ganzoo model (GANModel), got {type(model).__name__}")
@@ -807,6 +667,7 @@ def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.d
         # Converted weights are not their tag's published ones: no tag, their pretrained_cfg says where they came from.
         "tag": pc.tag if pc is not None and not pc.is_converted else None,
         "config": model.config.to_dict(),
+        "specs": model.specs.to_dict(),
         "weights": {"filename": WEIGHTS_NAME, "format": "safetensors", "sha256": None,
                     "dtype": ",".join(sorted(stored)), "parts": list(parts)},
         # The revision and sha256 of the copy being written are not known before it exists (the embedded hub's
@@ -815,43 +676,18 @@ def save_pretrained(model: GANModel, save_directory: PathLike, *, dtype: torch.d
                                                    else {**pc.to_dict(), "revision": None, "sha256": None}),
     }
 
-    created: list[Path] = []
-    d = out.parent
-    while not d.exists():
-        created.append(d)
-        d = d.parent
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _reclaim_stale(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{_tmp_prefix(out)}{os.getpid()}-", dir=out.parent))
-    old: Path | None = None
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; give the folder the mode mkdir would
-        # The metadata makes a model.safetensors copied out of the folder self-describing (ganzoo.load(FILE)).
-        sha = save_safetensors(state, tmp / WEIGHTS_NAME,
-                               metadata={"format": "pt", "ganzoo_model": model.model_name,
-                                         "ganzoo_config": json.dumps(model.config.to_dict())})
-        cfg_json["weights"]["sha256"] = sha
-        atomic_write_bytes(tmp / CONFIG_NAME, (json.dumps(cfg_json, indent=2) + "\n").encode())
-        atomic_write_bytes(tmp / CARD_NAME, render_model_card(cfg_json, training=training, notes=notes).encode())
-        if carry:
-            _carry_over(out, tmp, carry)
-        _fsync_dir(tmp)
-        try:
-            old = _swap_in(tmp, out)
-        except OSError as e:
-            raise SaveDirectoryError(f"cannot put the new folder in place at {out}: {e} (a mount point cannot be "
-                                     f"replaced: save to a subfolder of it)") from e
-        _fsync_dir(out.parent)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        for c in created:  # the parents this call made, innermost first, if still empty
-            try:
-                c.rmdir()
-            except OSError:
-                break
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        with atomic_folder(out, carry=carry) as tmp:
+            # The metadata makes a model.safetensors copied out of the folder self-describing (ganzoo.load(FILE)).
+            sha = save_safetensors(state, tmp / WEIGHTS_NAME,
+                                   metadata={"format": "pt", "ganzoo_model": model.model_name,
+                                             "ganzoo_config": json.dumps(model.config.to_dict())})
+            cfg_json["weights"]["sha256"] = sha
+            atomic_write(tmp / CONFIG_NAME, (json.dumps(cfg_json, indent=2) + "\n").encode())
+            atomic_write(tmp / CARD_NAME, render_model_card(cfg_json, training=training, notes=notes).encode())
+    except FolderSwapError as e:
+        raise SaveDirectoryError(f"cannot put the new folder in place at {out}: {e.__cause__} (a mount point cannot "
+                                 f"be replaced: save to a subfolder of it)") from e
     return out
 
 

@@ -176,15 +176,12 @@ def sr_scores(hr: np.ndarray, sr: np.ndarray, scale: int) -> dict[str, float]:
 
 
 def sr_value_ranges(model: Any) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(input_range, output_range) of an SR model: its config's ``input_range`` / ``output_range``, else the
-    ranges of its pretrained_cfg's first input and output specs."""
-    cfg = getattr(model, "config", None)
-    rin, rout = getattr(cfg, "input_range", None), getattr(cfg, "output_range", None)
-    pc = getattr(model, "pretrained_cfg", None)
-    if rin is None and pc is not None and pc.inputs:
-        rin = pc.inputs[0].range
-    if rout is None and pc is not None and pc.outputs:
-        rout = pc.outputs[0].range
+    """(input_range, output_range) of an SR model: the ranges of its first input and output spec
+    (``model.specs``, which its config's ``input_range`` / ``output_range`` define). ValueError for a model
+    without a scale factor or without both ranges."""
+    specs = getattr(model, "specs", None)
+    rin = specs.inputs[0].range if specs is not None and specs.scale and specs.inputs else None
+    rout = specs.outputs[0].range if specs is not None and specs.scale and specs.outputs else None
     if rin is None or rout is None:
         raise ValueError(f"{type(model).__name__} declares no input_range/output_range: expected an SR model "
                          f"(e.g. ganzoo.load('srresnet'))")

@@ -1,8 +1,8 @@
 """The model registry: architectures, their weight tags, and the metadata that describes each tag.
 
-Naming follows timm: a *model name* (``dcgan``, ``srgan_x4``) is an architecture in one configuration and
+Naming follows timm: a *model name* (``dcgan``, ``srresnet_x2``) is an architecture in one configuration and
 has a builder function; a *tag* names one set of weights for it (``dcgan.mnist``). The first tag listed for
-a model is its default, so ``dcgan`` means ``dcgan.<default tag>``.
+a model is its default, so ``dcgan`` means ``dcgan.<default tag>`` everywhere (create, load, export).
 
 Model files declare metadata as data, next to the builders::
 
@@ -11,7 +11,14 @@ Model files declare metadata as data, next to the builders::
     @register_model
     def dcgan(**kwargs) -> DCGAN: ...
 
-This module knows nothing of the hub, export or kernels: it only maps names to builders and metadata.
+This module knows nothing of the hub, export or kernels: it maps names to builders and metadata. Building is
+:mod:`ganzoo.factory`'s job (``ganzoo.create``, ``ganzoo.load``).
+
+Listing is fast: :func:`list_models`, :func:`list_families` and :func:`model_info` read a generated index
+(``ganzoo/models/index.json``: every tag's metadata, full config, tensor specs and parameter counts) without
+importing torch or any model module, as long as the model modules have not been imported. Once they are (any
+build or load imports them), the live registry answers, so models registered at run time are listed too. A test
+keeps the index equal to the live registry; ``python tools/update_registry_index.py`` rewrites it.
 """
 from __future__ import annotations
 
@@ -19,15 +26,18 @@ import dataclasses
 import difflib
 import fnmatch
 import importlib
-import re
+import json
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .errors import UnknownModelError, UnknownTagError
+from .specs import ModelSpecs, TensorSpec
 
 __all__ = [
     "TensorSpec",
+    "ModelSpecs",
     "PretrainedCfg",
     "ModelEntry",
     "ModelInfo",
@@ -38,60 +48,23 @@ __all__ = [
     "get_entry",
     "split_name",
     "resolve_pretrained_cfg",
-    "create",
+    "build_index",
+    "INDEX_PATH",
 ]
 
-_DIM_RE = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:([*/])\s*(\d+))?\s*$")
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One input or output tensor of a generator.
-
-    ``shape`` holds ints for fixed sizes and strings for symbolic ones: ``"B"`` (batch), ``"H"``, ``"W"``,
-    and simple expressions such as ``"H*4"`` for an output four times the input height.
-    ``range`` is the closed value interval, or None when unbounded (latent codes drawn from a Gaussian).
-    """
-
-    name: str
-    shape: tuple[int | str, ...]
-    range: tuple[float, float] | None = None
-    dtype: str = "float32"
-    description: str = ""
-
-    def resolve(self, **dims: int) -> tuple[int, ...]:
-        """Concrete shape for the given symbolic sizes, e.g. ``spec.resolve(B=2, H=24, W=24)``."""
-        out: list[int] = []
-        for d in self.shape:
-            if isinstance(d, int):
-                out.append(d)
-                continue
-            m = _DIM_RE.match(d)
-            if not m or m.group(1) not in dims:
-                raise ValueError(f"cannot resolve dimension {d!r} of {self.name!r}: expected one of {sorted(dims)}")
-            v = dims[m.group(1)]
-            if m.group(2) == "*":
-                v = v * int(m.group(3))
-            elif m.group(2) == "/":
-                v = v // int(m.group(3))
-            out.append(v)
-        return tuple(out)
-
-    @property
-    def symbolic_dims(self) -> tuple[str, ...]:
-        return tuple(d for d in self.shape if isinstance(d, str))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "range": list(self.range) if self.range else None,
-                "dtype": self.dtype, "description": self.description}
+#: The generated registry index (see the module doc).
+INDEX_PATH = Path(__file__).parent / "models" / "index.json"
+INDEX_FORMAT = 1
 
 
 @dataclass(frozen=True)
 class PretrainedCfg:
-    """Metadata of one weight tag: where its weights live and what the model takes and returns.
+    """Metadata of one weight tag: where its weights live, where they came from, and what they support.
 
     ``config`` overrides the builder's defaults for these weights (e.g. ``{"nc": 1}`` for a grey model).
-    ``hub_id`` is None when no weights are published for the tag.
+    ``hub_id`` is None when no weights are published for the tag. ``half_precision``: the weights were checked
+    to run in fp16/bf16 (their activations stay in range). What the model takes and returns is not stored here:
+    it follows from the built config (``model.specs``, :class:`ganzoo.specs.ModelSpecs`).
 
     Weights converted from a file rather than published on a hub (``ganzoo.load("path/to/ckpt")``,
     ``ganzoo convert``) have ``hub_id=None``, ``source`` = the absolute path of that file, ``filename`` its name,
@@ -106,16 +79,7 @@ class PretrainedCfg:
     filename: str = "model.safetensors"
     sha256: str | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
-    inputs: tuple[TensorSpec, ...] = ()
-    outputs: tuple[TensorSpec, ...] = ()
-    latent_dim: int | None = None
-    image_size: tuple[int, ...] | None = None
-    scale: int | None = None
-    min_size: int | None = None
-    size_multiple: int | None = None
-    dynamic_spatial: bool = False
     half_precision: bool = True
-    min_opset: int = 17
     dataset: str = ""
     paper: str = ""
     paper_url: str = ""
@@ -142,9 +106,7 @@ class PretrainedCfg:
         d = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if f.name in ("inputs", "outputs"):
-                v = [s.to_dict() for s in v]
-            elif isinstance(v, tuple):
+            if isinstance(v, tuple):
                 v = list(v)
             elif isinstance(v, Mapping):
                 v = dict(v)
@@ -154,18 +116,14 @@ class PretrainedCfg:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PretrainedCfg":
         """The inverse of :meth:`to_dict` (as stored in a save_pretrained ``config.json``). Lists become tuples
-        again; keys this version does not know (written by a newer ganzoo) are ignored."""
+        again; keys this version does not know (written by another ganzoo version: older ones stored the tensor
+        specs here) are ignored."""
         known = {f.name for f in dataclasses.fields(cls)}
         kw: dict[str, Any] = {}
         for k, v in d.items():
             if k not in known:
                 continue
-            if k in ("inputs", "outputs"):
-                v = tuple(TensorSpec(name=s["name"], shape=tuple(s["shape"]),
-                                     range=tuple(s["range"]) if s.get("range") is not None else None,
-                                     dtype=s.get("dtype", "float32"), description=s.get("description", ""))
-                          for s in v)
-            elif k == "config":  # JSON has no tuples; ganzoo configs use them for every sequence field
+            if k == "config":  # JSON has no tuples; ganzoo configs use them for every sequence field
                 v = {ck: tuple(cv) if isinstance(cv, list) else cv for ck, cv in dict(v or {}).items()}
             elif isinstance(v, list):
                 v = tuple(v)
@@ -180,7 +138,7 @@ class PretrainedCfg:
 
 @dataclass
 class ModelEntry:
-    """A registered model name: its builder, family and weight tags (first one is the default)."""
+    """A registered model name: its builder, family and weight tags, in the order the model file lists them."""
 
     name: str
     builder: Callable[..., Any]
@@ -190,12 +148,14 @@ class ModelEntry:
 
     @property
     def default_tag(self) -> str:
-        return next(iter(self.cfgs))
+        """The first tag with published weights, else the first tag (as timm picks a default)."""
+        return next((t for t, c in self.cfgs.items() if c.has_weights), next(iter(self.cfgs)))
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What `model_info` returns: the entry's metadata for one tag, without building the model."""
+    """What :func:`model_info` returns: one tag's metadata, full config, tensor specs and parameter counts, known
+    without building the model."""
 
     name: str
     tag: str
@@ -203,10 +163,13 @@ class ModelInfo:
     tags: tuple[str, ...]
     pretrained_cfg: PretrainedCfg
     config: dict[str, Any]
+    specs: ModelSpecs
+    num_parameters: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "tag": self.tag, "family": self.family, "tags": list(self.tags),
-                "config": self.config, "pretrained_cfg": self.pretrained_cfg.to_dict()}
+                "config": self.config, "pretrained_cfg": self.pretrained_cfg.to_dict(),
+                "specs": self.specs.to_dict(), "num_parameters": dict(self.num_parameters)}
 
 
 _ENTRIES: dict[str, ModelEntry] = {}
@@ -279,19 +242,61 @@ def resolve_pretrained_cfg(name: str) -> PretrainedCfg:
     return entry.cfgs[tag]
 
 
+def _live() -> bool:
+    """Answer from the live registry (the model modules are imported) rather than the index."""
+    return _LOADED or "ganzoo.models" in sys.modules or not INDEX_PATH.is_file()
+
+
+_INDEX: dict[str, Any] | None = None
+
+
+def _index() -> dict[str, Any]:
+    global _INDEX
+    if _INDEX is None:
+        data = json.loads(INDEX_PATH.read_text(encoding="utf-8"))
+        if data.get("format") != INDEX_FORMAT:
+            raise RuntimeError(f"{INDEX_PATH}: index format {data.get('format')!r}, expected {INDEX_FORMAT}; "
+                               f"run python tools/update_registry_index.py")
+        _INDEX = data["models"]
+    return _INDEX
+
+
+def _index_info(name: str) -> ModelInfo:
+    models = _index()
+    arch, tag = split_name(name)
+    if arch not in models:
+        get_entry(arch)  # the live registry's error message (close matches)
+    m = models[arch]
+    tags = tuple(m["tags"])
+    tag = tag or next((t for t in tags if m["tags"][t]["pretrained_cfg"].get("hub_id") is not None), tags[0])
+    if tag not in m["tags"]:
+        raise UnknownTagError(f"model {arch!r} has no tag {tag!r}; its tags are: "
+                              + ", ".join(f"{arch}.{t}" for t in tags))
+    t = m["tags"][tag]
+    return ModelInfo(name=arch, tag=tag, family=m["family"], tags=tags,
+                     pretrained_cfg=PretrainedCfg.from_dict(t["pretrained_cfg"]), config=dict(t["config"]),
+                     specs=ModelSpecs.from_dict(t["specs"]), num_parameters=dict(t["num_parameters"]))
+
+
 def list_models(pattern: str | list[str] = "*", pretrained: bool = False, family: str | None = None) -> list[str]:
     """Registered names matching ``pattern`` (fnmatch, or a list of patterns).
 
-    ``pretrained=False`` lists model names (``dcgan``, ``srgan_x4``); ``pretrained=True`` lists ``name.tag``
+    ``pretrained=False`` lists model names (``dcgan``, ``srresnet_x2``); ``pretrained=True`` lists ``name.tag``
     for every tag with published weights, the way ``timm.list_models(pretrained=True)`` does.
     """
-    _ensure_loaded()
     patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+    rows: list[tuple[str, str, list[tuple[str, bool]]]] = []
+    if _live():
+        _ensure_loaded()
+        rows = [(e.name, e.family, [(t, c.has_weights) for t, c in e.cfgs.items()]) for e in _ENTRIES.values()]
+    else:
+        rows = [(n, m["family"], [(t, v["pretrained_cfg"].get("hub_id") is not None) for t, v in m["tags"].items()])
+                for n, m in _index().items()]
     out: list[str] = []
-    for entry in _ENTRIES.values():
-        if family is not None and entry.family != family:
+    for name, fam, tags in rows:
+        if family is not None and fam != family:
             continue
-        names = [f"{entry.name}.{t}" for t, c in entry.cfgs.items() if c.has_weights] if pretrained else [entry.name]
+        names = [f"{name}.{t}" for t, has in tags if has] if pretrained else [name]
         for n in names:
             if any(fnmatch.fnmatchcase(n, p) or fnmatch.fnmatchcase(n.split(".")[0], p) for p in patterns):
                 out.append(n)
@@ -299,40 +304,44 @@ def list_models(pattern: str | list[str] = "*", pretrained: bool = False, family
 
 
 def list_families() -> list[str]:
-    _ensure_loaded()
-    return sorted({e.family for e in _ENTRIES.values()})
+    if _live():
+        _ensure_loaded()
+        return sorted({e.family for e in _ENTRIES.values()})
+    return sorted({m["family"] for m in _index().values()})
 
 
-def _default_config(entry: ModelEntry, cfg: PretrainedCfg) -> dict[str, Any]:
-    # Building on the meta device allocates nothing and runs every config check of the builder.
+def _live_info(name: str) -> ModelInfo:
+    # Building on the meta device allocates nothing and runs every config check of the builder; the parameter
+    # counts are the meta tensors' sizes.
     import torch
 
+    entry = get_entry(name)
+    cfg = resolve_pretrained_cfg(name)
     with torch.device("meta"):
         model = entry.builder(**cfg.config)
-    return model.config.to_dict()
+    return ModelInfo(name=entry.name, tag=cfg.tag, family=entry.family, tags=tuple(entry.cfgs), pretrained_cfg=cfg,
+                     config=model.config.to_dict(), specs=model.specs, num_parameters=model.num_parameters())
 
 
 def model_info(name: str) -> ModelInfo:
-    """Metadata of a model name or ``name.tag`` without building it."""
-    entry = get_entry(name)
-    cfg = resolve_pretrained_cfg(name)
-    return ModelInfo(name=entry.name, tag=cfg.tag, family=entry.family, tags=tuple(entry.cfgs),
-                     pretrained_cfg=cfg, config=_default_config(entry, cfg))
+    """Metadata of a model name (its default tag) or ``name.tag``, without building it: the tag's
+    :class:`PretrainedCfg`, the full config, the tensor specs and the generator/discriminator parameter counts."""
+    if _live():
+        return _live_info(name)
+    return _index_info(name)
 
 
-def create(name: str, **config_overrides: Any):
-    """Build ``name`` or ``name.tag`` with random weights.
-
-    ``create("dcgan")`` builds the architecture with its paper defaults. ``create("dcgan.mnist")`` builds it in
-    the shape of that tag's weights (the tag's ``config``, e.g. ``nc=1``). ``config_overrides`` apply last.
-    Returns a :class:`ganzoo.models.base.GANModel`; its ``pretrained_cfg`` is the named tag, or the default tag
-    when that tag does not change the architecture, else None.
-    """
-    entry = get_entry(name)
-    _, tag = split_name(name)
-    cfg = resolve_pretrained_cfg(name)
-    kwargs = {**(cfg.config if tag else {}), **config_overrides}
-    model = entry.builder(**kwargs)
-    model.pretrained_cfg = cfg if (tag or not cfg.config) else None
-    model.model_name = entry.name
-    return model
+def build_index() -> dict[str, Any]:
+    """The registry index as :data:`INDEX_PATH` stores it, computed from the live registry (imports every model
+    module and builds each tag on the meta device)."""
+    _ensure_loaded()
+    models: dict[str, Any] = {}
+    for name in sorted(_ENTRIES):
+        e = _ENTRIES[name]
+        tags = {}
+        for t in e.cfgs:
+            info = _live_info(f"{name}.{t}")
+            tags[t] = {"pretrained_cfg": info.pretrained_cfg.to_dict(), "config": info.config,
+                       "specs": info.specs.to_dict(), "num_parameters": info.num_parameters}
+        models[name] = {"family": e.family, "module": e.module, "tags": tags}
+    return {"format": INDEX_FORMAT, "models": models}

@@ -57,8 +57,10 @@ def render_model_card(config_json: Mapping[str, Any], *, training: Mapping[str, 
         "",
         "| tensor | shape | dtype | range | meaning |",
         "|---|---|---|---|---|",
-        _spec_lines(pc.get("inputs", [])),
-        _spec_lines(pc.get("outputs", [])),
+        # config.json's "specs" (written since ganzoo derived them from the config); older files kept them in
+        # pretrained_cfg
+        _spec_lines((config_json.get("specs") or pc).get("inputs", [])),
+        _spec_lines((config_json.get("specs") or pc).get("outputs", [])),
         "",
         "## Architecture",
         "",

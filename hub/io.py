@@ -23,6 +23,7 @@ __all__ = [
     "save_safetensors",
     "check_state_dict",
     "load_into",
+    "load_parts",
 ]
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -144,9 +145,9 @@ def save_safetensors(state: Mapping[str, torch.Tensor], path: str | os.PathLike,
 
     data = _canonical_header(save({k: v.detach().contiguous().cpu() for k, v in state.items()},
                                   metadata=dict(metadata or {})))
-    from ganzoo.utils import atomic_write_bytes
+    from ganzoo.utils import atomic_write
 
-    atomic_write_bytes(path, data)
+    atomic_write(path, data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -190,9 +191,42 @@ def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], *, pre
                                      missing=missing, unexpected=unexpected, mismatched=mismatched)
 
 
-def load_into(model: nn.Module, state: Mapping[str, torch.Tensor], *, partial: bool = False) -> nn.Module:
-    """Check, then copy ``state`` into ``model`` (dtype converted to the model's). Nothing is copied unless
-    every tensor matches."""
-    check_state_dict(model, state, partial=partial)
-    model.load_state_dict(dict(state), strict=not partial)
+NETS = ("generator", "discriminator")
+
+
+def load_parts(model: nn.Module, state: Mapping[str, torch.Tensor], parts: tuple[str, ...] | None = None, *,
+               what: str = "weights") -> tuple[str, ...]:
+    """Check, then copy ``state`` (ganzoo names) into ``model``: the one weight loader of ganzoo.
+
+    ``parts`` names the networks ``state`` holds (``("generator",)`` for a generator-only file), each of which
+    must match completely (names and shapes), and nothing outside them may be in ``state``; None means the
+    networks its keys name. Floating tensors are cast to the model's dtypes (stored weights may be half
+    precision; integer buffers such as ``num_batches_tracked`` keep theirs). Nothing is copied unless everything
+    matches: StateDictMismatchError names every missing, unexpected or misshapen tensor, IntegrityError a
+    tensor outside ``parts``. Sets and returns ``model.pretrained_parts``.
+    """
+    declared = parts is not None
+    if parts is None:
+        present = tuple(n for n in NETS if any(k.startswith(n + ".") for k in state))
+        outside = any(not k.startswith(tuple(n + "." for n in present)) for k in state)
+        parts = NETS if outside or not present else present  # stray keys: check the whole model, name them
+    parts = tuple(parts)
+    if not parts or any(p not in NETS for p in parts):
+        raise IntegrityError(f"{what}: weights.parts must be a non-empty subset of {list(NETS)}, got {list(parts)}")
+    outside_keys = sorted(k for k in state if not k.startswith(tuple(p + "." for p in parts)))
+    if declared and outside_keys and set(parts) != set(NETS):
+        raise IntegrityError(f"{what}: the weights are declared to hold {list(parts)}, but they also have "
+                             f"{len(outside_keys)} other tensors ({', '.join(outside_keys[:4])} ...)")
+    ref = model.state_dict()
+    state = {k: (v.to(ref[k].dtype) if k in ref and v.is_floating_point() else v) for k, v in state.items()}
+    # one check over every part, so the error names every missing, unexpected or misshapen tensor at once
+    check_state_dict(model, state, prefix="" if set(parts) == set(NETS) else parts[0] + ".")
+    model.load_state_dict(state, strict=False)
+    model.pretrained_parts = tuple(n for n in NETS if n in parts)
+    return model.pretrained_parts
+
+
+def load_into(model: nn.Module, state: Mapping[str, torch.Tensor]) -> nn.Module:
+    """:func:`load_parts` for a state dict that must cover the whole model (generator and discriminator)."""
+    load_parts(model, state, NETS)
     return model

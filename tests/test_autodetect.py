@@ -82,7 +82,7 @@ def _check_provenance(model, path, layout: str, parts: tuple[str, ...]) -> None:
 @pytest.mark.parametrize("scale", [2, 4, 8])
 def test_lornatang_checkpoint_detected_with_its_io_convention(tmp_path, scale):
     name = {2: "srgan_x2", 4: "srgan", 8: "srgan_x8"}[scale]
-    ref = _randomize(ganzoo.create(name, width=8, num_blocks=2, **SMALL_SR_D, **_PORT), seed=scale)
+    ref = _randomize(ganzoo.create(f"{name}.paper", width=8, num_blocks=2, **SMALL_SR_D, **_PORT), seed=scale)
     port = to_port_layout(ref.state_dict())
     # The port's files: {"state_dict": ..., "epoch": ...}, keys prefixed _orig_mod. by torch.compile.
     path = tmp_path / f"SRGAN_x{scale}-ImageNet.pth.tar"
@@ -102,9 +102,9 @@ def test_lornatang_checkpoint_detected_with_its_io_convention(tmp_path, scale):
     assert y.min() >= 0 and y.max() <= 1 and ((y == 0) | (y == 1)).any()  # clamped, not squashed
     _assert_same_outputs(ref, got, torch.rand(2, 3, 32, 32), net="discriminator")
     _check_provenance(got, path, "srgan/lornatang", ("generator", "discriminator"))
-    pc = got.pretrained_cfg
-    assert pc.outputs[0].range == (0.0, 1.0) and pc.outputs[0].shape == ("B", 3, f"H*{scale}", f"W*{scale}")
-    assert pc.scale == scale
+    sp = got.specs
+    assert sp.outputs[0].range == (0.0, 1.0) and sp.outputs[0].shape == ("B", 3, f"H*{scale}", f"W*{scale}")
+    assert sp.scale == scale
 
 
 def test_lornatang_generator_alone_keeps_a_random_discriminator(tmp_path):
@@ -278,8 +278,8 @@ def test_dcgan_tutorial_pair_and_separate_files(tmp_path):
     _assert_same_outputs(ref, got, z)
     _assert_same_outputs(ref, got, torch.rand(3, 3, 32, 32) * 2 - 1, net="discriminator")
     _check_provenance(got, pair, "dcgan/pytorch-examples", ("generator", "discriminator"))
-    assert got.pretrained_cfg.outputs[0].shape == ("B", 3, 32, 32) and got.pretrained_cfg.latent_dim == 20
-    assert got.pretrained_cfg.inputs[0].shape == ("B", 20)
+    assert got.specs.outputs[0].shape == ("B", 3, 32, 32) and got.specs.latent_dim == 20
+    assert got.specs.inputs[0].shape == ("B", 20)
 
     # netG.pth alone, in safetensors (no pickle needed), 64x64
     ref64 = _randomize(ganzoo.create("dcgan", ngf=4, ndf=4, nc=1), seed=1)
@@ -354,7 +354,7 @@ def test_kayamin_drgan_detected(tmp_path, name):
     inputs = ref.sample_inputs(2, generator=torch.Generator().manual_seed(0))
     _assert_same_outputs(ref, got, *inputs)
     _assert_same_outputs(ref, got, torch.rand(2, 1, 96, 96) * 2 - 1, net="discriminator")
-    assert got.pretrained_cfg.inputs[1].range == (0.0, 2.0)  # pose classes 0..Np-1 with Np = 3
+    assert got.specs.inputs[1].range == (0.0, 2.0)  # pose classes 0..Np-1 with Np = 3
 
 
 # --- TGAN: Zasder3 port --------------------------------------------------------------------------------------------
@@ -386,7 +386,7 @@ def test_zasder3_training_checkpoint_detected(tmp_path):
     z = torch.rand(2, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
     _assert_same_outputs(ref, got, z)
     _assert_same_outputs(ref, got, torch.rand(2, 3, 16, 64, 64) * 2 - 1, net="discriminator")
-    assert got.pretrained_cfg.inputs[0].shape == ("B", 8)
+    assert got.specs.inputs[0].shape == ("B", 8)
     _check_provenance(got, path, "tgan/zasder3", ("generator", "discriminator"))
 
 
@@ -549,7 +549,7 @@ def test_convert_cli_writes_a_folder_that_loads_back_bit_identically(tmp_path, c
     pc = back.pretrained_cfg
     assert pc.source == str(src.resolve()) and pc.sha256 == _sha(src) and pc.source_layout == "srgan/lornatang"
     assert pc == direct.pretrained_cfg.__class__.from_dict(direct.pretrained_cfg.to_dict())
-    assert pc.outputs[0].range == (0.0, 1.0) and pc.source_parts == ("generator", "discriminator")
+    assert back.specs.outputs[0].range == (0.0, 1.0) and pc.source_parts == ("generator", "discriminator")
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["tag"] is None and cfg["pretrained_cfg"]["sha256"] == _sha(src)
     card = (out / "README.md").read_text()

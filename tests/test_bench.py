@@ -241,30 +241,35 @@ def test_onnxruntime_backend_matches_eager(tiny):
         assert r.output_shape == [r.batch, 1, 32, 32]
 
 
-def test_onnx_export_is_swappable_and_failures_are_recorded_once(tiny, monkeypatch):
+def test_onnx_backends_export_through_ganzoo_export_and_failures_are_recorded_once(tiny, monkeypatch):
+    """The benchmark owns no exporter: the ONNX graph is ganzoo.export's, and a model the pipeline cannot export
+    is recorded as unsupported with the exporter's message, once per (model, dtype), not retried per batch."""
     pytest.importorskip("onnxruntime")
-    from ganzoo.bench import backends
+    from ganzoo.export import pipeline
 
     calls = []
+    real_trace = pipeline.trace
 
-    def failing(model, module, example_inputs, path, dtype):
-        calls.append(tuple(x.shape for x in example_inputs))
-        raise RuntimeError("exporter exploded")
+    def failing(plan, prep):
+        calls.append(tuple(x.shape for x in prep.inputs))
+        raise pipeline.ExportError("torch.onnx.export failed for dcgan_32.mnist: exporter exploded")
 
-    monkeypatch.setattr(backends, "ONNX_EXPORTERS", [("failing", failing)])
+    monkeypatch.setattr(pipeline, "trace", failing)
     recs = bench.run([tiny], backends=("onnxruntime", "eager"), batches=(1, 2), **FAST)
     for b in (1, 2):
         r = _by(recs, "onnxruntime", b)
-        assert r.status == "error" and "no ONNX exporter worked" in r.reason and "exporter exploded" in r.reason
+        assert r.status == "unsupported" and "ganzoo.export cannot export this model in fp32" in r.reason
+        assert "exporter exploded" in r.reason
         assert _by(recs, "eager", b).status == "ok"
-    assert calls == [(torch.Size([1, 100]),)]  # exported once per (model, dtype), not per batch
+    assert calls == [(torch.Size([2, 100]),)]  # traced once (at the exporter's example batch), not per batch
 
-    def wrong_batch(model, module, example_inputs, path, dtype):  # a graph fixed at batch 5
-        torch.onnx.export(module, (example_inputs[0].repeat(5, 1),), path, dynamo=False)
-
-    monkeypatch.setattr(backends, "ONNX_EXPORTERS", [("wrong", wrong_batch), ("torch", backends._torch_onnx_export)])
-    r = bench.run([tiny], backends=("onnxruntime",), batches=(1,), **FAST)[0]
-    assert r.status == "ok" and r.extra["onnx_exporter"] == "torch" and r.max_abs_err < 1e-5
+    traced = []
+    monkeypatch.setattr(pipeline, "trace", lambda plan, prep: traced.append(plan) or real_trace(plan, prep))
+    recs = bench.run([tiny], backends=("onnxruntime",), batches=(1, 3), **FAST)
+    assert len(traced) == 1 and traced[0].dynamic_batch and not traced[0].validate
+    for r in recs:  # one dynamic-batch graph serves every batch size
+        assert r.status == "ok" and r.extra["onnx_exporter"].startswith("ganzoo.export.to_onnx (opset ")
+        assert r.max_abs_err < 1e-5
 
 
 def test_size_is_ignored_by_fixed_size_models(tiny):

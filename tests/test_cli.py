@@ -25,8 +25,9 @@ def test_list_json_has_metadata(capsys):
     assert main(["list", "dcgan*", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     row = next(r for r in rows if r["name"] == "dcgan" and r["tag"] == "mnist")
-    assert row["pretrained_cfg"]["outputs"][0]["shape"] == ["B", 1, 64, 64]
+    assert row["specs"]["outputs"][0]["shape"] == ["B", 1, 64, 64]
     assert row["pretrained_cfg"]["sha256"]
+    assert row["num_parameters"] == {"generator": 3_574_656, "discriminator": 2_763_520}
 
 
 def test_info(capsys):
@@ -81,9 +82,9 @@ def test_train_passes_its_options_to_the_recipe(tmp_path):
 
     out = tmp_path / "run"
     assert main(["train", "--model", "dcgan_32", "--steps", "2", "--batch-size", "8", "--out", str(out)]) == 0
-    assert json.loads((out / "recipe.json").read_text())["model"] == "dcgan_32"
-    assert (out / "model.safetensors").is_file() and (out / "samples_00002.png").is_file()
-    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert json.loads((out / "train" / "recipe.json").read_text())["model"] == "dcgan_32"
+    assert (out / "model.safetensors").is_file() and (out / "train" / "samples_00002.png").is_file()
+    log = [json.loads(line) for line in (out / "train" / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 2
 
 

@@ -69,7 +69,7 @@ def test_sample_output_write_fails_late(cwd, capsys, monkeypatch):
     def full(path, data):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(ganzoo.utils, "atomic_write_bytes", full)
+    monkeypatch.setattr(ganzoo.utils, "atomic_write", full)
     assert_user_error(capsys, ["sample", "dcgan_32", "-n", "2", "-o", "x.png"], "No space left on device")
     assert list(cwd.iterdir()) == []
 
@@ -183,8 +183,9 @@ def _modes(folder: Path) -> dict[str, int]:
 def test_train_and_sample_outputs_honour_the_umask(cwd, capsys, umask_027):
     rc, err, _ = run_cli(capsys, "train", "--model", "dcgan_32", "--steps", "1", "--batch-size", "4", "--out", "run")
     assert rc == 0, err
-    assert _modes(cwd / "run") == {"log.jsonl": 0o640, "model.safetensors": 0o640, "recipe.json": 0o640,
-                                   "samples_00001.png": 0o640}
+    assert _modes(cwd / "run") == {"README.md": 0o640, "config.json": 0o640, "model.safetensors": 0o640,
+                                   "train": 0o750, "train/checkpoint.pt": 0o640, "train/log.jsonl": 0o640,
+                                   "train/recipe.json": 0o640, "train/samples_00001.png": 0o640}
     assert (cwd / "run").stat().st_mode & 0o777 == 0o750
     from safetensors.torch import load_file
 

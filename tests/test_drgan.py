@@ -157,18 +157,18 @@ def test_registry_entries(single: DRGAN) -> None:
     assert ganzoo.list_models(family="drgan") == ["drgan", "drgan_multi"]
     for name in ("drgan", "drgan_multi"):
         info = ganzoo.model_info(name)
-        cfg = info.pretrained_cfg
+        cfg, sp = info.pretrained_cfg, info.specs
         assert info.family == "drgan" and cfg.hub_id is None
-        assert [s.name for s in cfg.inputs] == ["image", "pose", "z"]
-        assert cfg.inputs[1].dtype == "int64" and cfg.inputs[1].shape == ("B",)
+        assert [s.name for s in sp.inputs] == ["image", "pose", "z"]
+        assert sp.inputs[1].dtype == "int64" and sp.inputs[1].shape == ("B",)
         model = ganzoo.create(name).eval()
         inputs = model.sample_inputs(2)
-        for spec, t in zip(cfg.inputs, inputs):
+        for spec, t in zip(sp.inputs, inputs):
             assert tuple(t.shape) == spec.resolve(B=2)
             assert spec.range[0] <= t.min() and t.max() <= spec.range[1]
         with torch.no_grad():
             out = model(*inputs)
-        assert tuple(out.shape) == cfg.outputs[0].resolve(B=2)
+        assert tuple(out.shape) == sp.outputs[0].resolve(B=2)
     assert ganzoo.model_info("drgan_multi").config["multi_image"] is True
     assert ganzoo.model_info("drgan").config["multi_image"] is False
 

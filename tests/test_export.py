@@ -1,8 +1,8 @@
 """ganzoo.export: ONNX export of every registered generator, validation against PyTorch, typed errors.
 
-Every generator in the registry is exported once per session (random weights, fp32) and the same files are
-checked for numerics (ONNX Runtime vs PyTorch at batch 1 and 3, two spatial sizes where H/W are dynamic),
-symbolic dims, metadata and TensorRT-parser operators. Small models (a narrow dcgan_32) serve the error tests.
+Every registered name is exported once per session as ``to_onnx(ganzoo.create(name), path)`` (its default tag,
+random weights, fp32) and the same files are checked for numerics (ONNX Runtime vs PyTorch at batch 1 and 3, two
+spatial sizes where H/W are dynamic), symbolic dims, metadata and TensorRT-parser operators. Small models (a narrow dcgan_32) serve the error tests.
 """
 from __future__ import annotations
 
@@ -31,9 +31,10 @@ from ganzoo.export import (
     to_onnx,
     validate_onnx,
 )
-from ganzoo.export._common import parse_dim
-from ganzoo.export.onnx_export import export_onnx_proto, supported_opsets
+from ganzoo.export.onnx_export import export_onnx_proto
+from ganzoo.export.opsets import FLOOR_OPSET, default_opset, measured_min_opset, supported_opsets
 from ganzoo.export.ops import TENSORRT_SUPPORTED_OPS, depth_to_space_nodes, list_op_types
+from ganzoo.specs import parse_dim
 
 GENERATORS = ganzoo.list_models()
 
@@ -45,6 +46,10 @@ def _default_name(name: str) -> str:
 
 def _cfg(name: str):
     return ganzoo.model_info(name).pretrained_cfg
+
+
+def _specs(name: str):
+    return ganzoo.model_info(name).specs
 
 
 def tiny(seed: int = 0):
@@ -66,12 +71,12 @@ _CACHE: dict[tuple[str, str], object] = {}
 
 
 def exported(name: str, out_dir: Path, dtype: str = "fp32"):
-    """Export ``name`` (default tag, random weights) once per session; returns the ExportResult."""
+    """``to_onnx(ganzoo.create(name), ...)`` (the bare name: its default tag, random weights), once per session
+    and dtype, with the default validation; returns the ExportResult."""
     key = (name, dtype)
     if key not in _CACHE:
         torch.manual_seed(0)
-        model = ganzoo.create(_default_name(name))
-        _CACHE[key] = to_onnx(model, out_dir / f"{name}.{dtype}.onnx", dtype=dtype)
+        _CACHE[key] = to_onnx(ganzoo.create(name), out_dir / f"{name}.{dtype}.onnx", dtype=dtype)
     return _CACHE[key]
 
 
@@ -82,7 +87,7 @@ def exported(name: str, out_dir: Path, dtype: str = "fp32"):
 @pytest.mark.parametrize("name", GENERATORS)
 def test_generator_exports_and_validates(name, out_dir):
     res = exported(name, out_dir)
-    cfg = _cfg(name)
+    cfg = _specs(name)
     rep = res.validation
     assert res.path.is_file() and rep is not None and rep.passed
     batches = sorted({c.batch for c in rep.cases})
@@ -98,15 +103,27 @@ def test_generator_exports_and_validates(name, out_dir):
     # the file on disk is the checked graph, and no temporary file is left next to it
     onnx.checker.check_model(onnx.load(str(res.path)), full_check=True)
     assert not [p for p in _leftovers(out_dir) if p.endswith(".tmp")]
-    assert res.opset == max(17, cfg.min_opset)
+    assert res.opset == default_opset(name) == max(17, measured_min_opset(name))
     assert res.timing["export_s"] > 0 and res.timing["validate_s"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", GENERATORS)
+def test_every_registered_name_exports_from_create(name, out_dir):
+    """``to_onnx(ganzoo.create(name), path)`` works for every name ``ganzoo.list_models()`` gives: the model
+    carries its default tag, the graph passed ONNX Runtime validation and is on disk."""
+    res = exported(name, out_dir)
+    assert res.model == _default_name(name) and res.component == "generator" and res.path.is_file()
+    assert res.validation is not None and res.validation.passed and res.validation.backend == "onnxruntime"
+    meta = {p.key: p.value for p in onnx.load(str(res.path)).metadata_props}
+    assert (meta["ganzoo.model"], meta["ganzoo.tag"]) == (name, ganzoo.model_info(name).tag)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", GENERATORS)
 def test_graph_carries_declared_dynamic_axes(name, out_dir):
     res = exported(name, out_dir)
-    cfg = _cfg(name)
+    cfg = _specs(name)
     proto = onnx.load(str(res.path))
     graph_in = [i for i in proto.graph.input]
     assert [i.name for i in graph_in] == [s.name for s in cfg.inputs]
@@ -129,10 +146,10 @@ def test_graph_carries_declared_dynamic_axes(name, out_dir):
 @pytest.mark.parametrize("name", GENERATORS)
 def test_metadata_and_tensorrt_operators(name, out_dir):
     res = exported(name, out_dir)
-    cfg = _cfg(name)
+    cfg = _specs(name)
     proto = onnx.load(str(res.path))
     meta = {p.key: p.value for p in proto.metadata_props}
-    assert meta["ganzoo.model"] == name and meta["ganzoo.tag"] == cfg.tag
+    assert meta["ganzoo.model"] == name and meta["ganzoo.tag"] == _cfg(name).tag
     assert meta["ganzoo.version"] == ganzoo.__version__ and meta["ganzoo.precision"] == "fp32"
     ranges = json.loads(meta["ganzoo.value_ranges"])
     for s in list(cfg.inputs) + list(cfg.outputs):
@@ -148,9 +165,7 @@ def test_metadata_and_tensorrt_operators(name, out_dir):
 
 def test_export_by_name_with_published_weights(tmp_path):
     """A name whose tag has weights loads them (pretrained=None), so the graph holds the published weights."""
-    cfg = _cfg("dcgan")
-    if not cfg.has_weights:
-        pytest.skip("dcgan has no published weights in this checkout")
+    assert _cfg("dcgan").has_weights, "dcgan.mnist lost its published weights: this test needs a tag with them"
     res = to_onnx("dcgan", tmp_path / "d.onnx", batch=1, validation_batches=(2,))
     model = ganzoo.load("dcgan.mnist")
     w = model.generator.main[-2].weight.detach().numpy()  # the last conv: no BatchNorm folded into it
@@ -227,8 +242,7 @@ def test_fp16_with_half_interface(tmp_path):
 
 def test_fp16_refused_for_models_without_half_support(tmp_path):
     no_half = [n for n in GENERATORS if not _cfg(n).half_precision]
-    if not no_half:
-        pytest.skip("every registered model declares half support")
+    assert no_half, "no registered model declares half_precision=False (srgan_x2.paper did)"
     name = no_half[0]
     with pytest.raises(HalfPrecisionNotSupportedError, match=r"half_precision=False.*force=True"):
         to_onnx(name, tmp_path / "h.onnx", dtype="fp16", pretrained=False)
@@ -275,7 +289,7 @@ def test_pixel_shuffle_exports_as_depth_to_space_crd(tmp_path):
 def test_sr_upsamplers_are_crd_depth_to_space(name, out_dir):
     res = exported(name, out_dir)
     nodes = depth_to_space_nodes(res.path)
-    scale = _cfg(name).scale or int(str(_cfg(name).outputs[0].shape[2]).split("*")[1])
+    scale = _specs(name).scale or int(str(_specs(name).outputs[0].shape[2]).split("*")[1])
     assert len(nodes) == int(np.log2(scale)) and all(m == "CRD" and b == 2 for _, m, b in nodes)
 
 
@@ -329,9 +343,8 @@ def test_discriminator_export(tmp_path):
 
 @pytest.mark.slow
 def test_static_spatial_size(tmp_path):
-    sr = [n for n in GENERATORS if _cfg(n).dynamic_spatial and _cfg(n).outputs[0].shape[2] != "H"]
-    if not sr:
-        pytest.skip("no fully convolutional model with a scale factor registered")
+    sr = [n for n in GENERATORS if _specs(n).dynamic_spatial and _specs(n).outputs[0].shape[2] != "H"]
+    assert sr, "no fully convolutional model with a scale factor registered (srgan, srresnet were)"
     name = min(sr, key=lambda n: sum(p.numel() for p in ganzoo.create(_default_name(n)).generator.parameters()))
     res = to_onnx(name, tmp_path / "fixed.onnx", pretrained=False, dynamic_spatial=False, size=(6, 10),
                   validation_batches=(1,))
@@ -339,7 +352,7 @@ def test_static_spatial_size(tmp_path):
     dims = [d.dim_param or d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["B", 3, 6, 10]
     out = [d.dim_param or d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim]
-    scale = _cfg(name).outputs[0].resolve(B=1, H=1, W=1)[2]
+    scale = _specs(name).outputs[0].resolve(B=1, H=1, W=1)[2]
     assert out == ["B", 3, 6 * scale, 10 * scale] and {c.size for c in res.validation.cases} == {(6, 10)}
 
 
@@ -412,14 +425,16 @@ def test_unknown_opset(tmp_path, no_export, opset, match):
 
 
 def test_opset_below_model_minimum(tmp_path, no_export):
-    high = [n for n in GENERATORS if _cfg(n).min_opset > 13]
-    if not high:
-        pytest.skip("no model declares min_opset above 13")
-    name = high[0]
-    lo = _cfg(name).min_opset
-    assert supported_opsets(_cfg(name))[0] == lo
-    with pytest.raises(UnsupportedOpsetError, match=rf"opset {lo - 1} is not supported .*min_opset {lo}"):
+    """The measured minimum (ganzoo.export.opsets) is what export enforces: a generator that needs more than the
+    others (15 for drgan, drgan_multi and tgan) is refused the opset below before any work, naming its minimum."""
+    name = max(GENERATORS, key=lambda n: (measured_min_opset(n), n))
+    lo = measured_min_opset(name)
+    assert lo > FLOOR_OPSET and lo > min(measured_min_opset(n) for n in GENERATORS)
+    assert supported_opsets(name)[0] == supported_opsets(_cfg(name))[0] == lo
+    with pytest.raises(UnsupportedOpsetError, match=rf"opset {lo - 1} is not supported for {name}\.\w+: expected "
+                                                    rf"{lo} <= opset .*the generator exports at opset {lo} and above"):
         to_onnx(name, tmp_path / "x.onnx", opset=lo - 1, pretrained=False)
+    assert _leftovers(tmp_path) == []
 
 
 def test_not_a_ganzoo_model(tmp_path, no_export):
@@ -431,16 +446,50 @@ def test_not_a_ganzoo_model(tmp_path, no_export):
     with pytest.raises(ganzoo.UnknownModelError, match=r"unknown model 'dcgann'.*Did you mean 'dcgan'"):
         to_onnx("dcgann", tmp_path / "x.onnx")
     m = tiny()
-    m.pretrained_cfg = None
-    with pytest.raises(ExportError, match=r"has no pretrained_cfg.*TensorSpecs are unknown"):
-        to_onnx(m, tmp_path / "x.onnx")
+    m.discriminator = None
+    with pytest.raises(ExportError, match=r"dcgan_32\.mnist has no discriminator"):
+        to_onnx(m, tmp_path / "x.onnx", discriminator=True)
     assert _leftovers(tmp_path) == []
+
+
+def test_model_without_pretrained_cfg_exports(tmp_path):
+    """Specs come from the model's config, so a model built without a tag's metadata exports too; only fp16 needs
+    ``force``, since nothing declares its half-precision support."""
+    m = tiny()
+    m.pretrained_cfg = None
+    res = to_onnx(m, tmp_path / "x.onnx", validation_batches=(2,))
+    assert res.model == "dcgan_32" and res.validation.passed and res.input_names == ("z",)
+    meta = {p.key: p.value for p in onnx.load(str(res.path)).metadata_props}
+    assert meta["ganzoo.model"] == "dcgan_32" and meta["ganzoo.tag"] == ""
+    with pytest.raises(HalfPrecisionNotSupportedError, match=r"dcgan_32 has no pretrained_cfg.*force=True"):
+        to_onnx(m, tmp_path / "h.onnx", dtype="fp16")
+    assert to_onnx(m, tmp_path / "h.onnx", dtype="fp16", force=True, validate=False).dtype == "fp16"
+
+
+def test_size_is_checked_against_the_spatial_symbols_before_any_work(tmp_path, no_export):
+    with pytest.raises(ValueError, match=r"dcgan_32\.mnist has a fixed input size; size must be None, got \(8, 8\)"):
+        to_onnx(tiny(), tmp_path / "x.onnx", size=(8, 8))
+    torch.manual_seed(0)
+    sr = ganzoo.create("srresnet_x2.paper", num_blocks=1, width=8)
+    with pytest.raises(ValueError, match=r"size: expected 2 values \(H, W\), got \(8,\)"):
+        to_onnx(sr, tmp_path / "x.onnx", size=(8,))
+    with pytest.raises(ValueError, match=r"size: pggan_inpaint\.places365 takes spatial sizes that are ints >= 32 "
+                                         r"and multiples of 4, got \(32, 30\)"):
+        to_onnx("pggan_inpaint", tmp_path / "x.onnx", size=(32, 30), pretrained=False)
+    with pytest.raises(ValueError, match=r"batch_range must be \(min, max\) with 1 <= min <= max, got \(4, 2\)"):
+        to_onnx(tiny(), tmp_path / "x.onnx", batch_range=(4, 2))
+    assert _leftovers(tmp_path) == []
+
+
+def test_dtype_aliases_of_the_one_dtype_table(tmp_path):
+    res = to_onnx(tiny(), tmp_path / "h.onnx", dtype="float16", validate=False)
+    assert res.dtype == "fp16" and {p.key: p.value for p in onnx.load(str(res.path)).metadata_props}[
+        "ganzoo.precision"] == "fp16"
 
 
 def test_pretrained_true_without_weights(tmp_path):
     no_w = [n for n in GENERATORS if not _cfg(n).has_weights]
-    if not no_w:
-        pytest.skip("every model has weights")
+    assert no_w, "every registered model has published weights (srgan_x2.paper had none)"
     with pytest.raises(ganzoo.NoPretrainedWeightsError, match=r"has no published weights"):
         to_onnx(no_w[0], tmp_path / "x.onnx", pretrained=True)
 
@@ -525,13 +574,14 @@ def test_shape_mismatch_between_graph_and_model(tmp_path):
         validate_onnx(small, bigger)
 
 
-def test_declared_spec_must_match_model_output(tmp_path):
+def test_declared_spec_must_match_model_output(tmp_path, monkeypatch):
     import dataclasses
 
-    from ganzoo.registry import TensorSpec
+    from ganzoo.specs import TensorSpec
 
     m = tiny()
-    m.pretrained_cfg = dataclasses.replace(m.pretrained_cfg, outputs=(TensorSpec("image", ("B", 1, 64, 64)),))
+    wrong = dataclasses.replace(m.specs, outputs=(TensorSpec("image", ("B", 1, 64, 64)),))
+    monkeypatch.setattr(type(m), "specs", property(lambda self: wrong))  # a config whose specs() lies
     with pytest.raises(ShapeMismatchError, match=r"output 'image': expected shape \(2, 1, 64, 64\).*PyTorch gave "
                                                  r"\(2, 1, 32, 32\)"):
         to_onnx(m, tmp_path / "x.onnx")

@@ -11,8 +11,8 @@ import ganzoo
 from ganzoo.cli import main
 from ganzoo.export import to_onnx
 from ganzoo.export.errors import InvalidExportPathError, UnsupportedOpsetError
-from ganzoo.export.onnx_export import export_onnx_proto, supported_opsets
-from ganzoo.export.opsets import MIN_OPSETS, measured_min_opset
+from ganzoo.export.onnx_export import export_onnx_proto
+from ganzoo.export.opsets import FLOOR_OPSET, MIN_OPSETS, measured_min_opset, supported_opsets
 from ganzoo.registry import resolve_pretrained_cfg
 
 COMPONENTS = ("generator", "discriminator")
@@ -44,7 +44,7 @@ def test_every_registered_model_has_a_measured_minimum():
 def test_below_the_minimum_is_refused_before_any_work(tmp_path, no_export, name, component):
     cfg = resolve_pretrained_cfg(name)
     lo = supported_opsets(cfg, component)[0]
-    assert lo == max(measured_min_opset(name, component), cfg.min_opset, 13)
+    assert lo == max(measured_min_opset(name, component), FLOOR_OPSET) == supported_opsets(name, component)[0]
     with pytest.raises(UnsupportedOpsetError, match=rf"opset {lo - 1} is not supported for {cfg.name}: expected "
                                                     rf"{lo} <= opset"):
         to_onnx(name, tmp_path / "x.onnx", opset=lo - 1, pretrained=False, discriminator=component != "generator")
@@ -77,7 +77,7 @@ def test_sweep_covers_every_family():
 @pytest.mark.parametrize("name,component", [(n, c) for n in SWEEP for c in COMPONENTS])
 def test_recorded_minimum_is_the_real_minimum(name, component):
     """Each recorded minimum exports; the opset below it (down to 13) fails in the exporter itself."""
-    from ganzoo.export._common import resolve_model
+    from ganzoo.export.pipeline import resolve_model
 
     model = resolve_model(name, pretrained=False)
     lo = measured_min_opset(name, component)
@@ -112,7 +112,7 @@ def test_nul_in_a_triton_repository_is_refused_before_loading(tmp_path, monkeypa
     def no_load(*a, **k):
         raise AssertionError("the model was loaded although the path was invalid")
 
-    monkeypatch.setattr("ganzoo.export.triton.resolve_model", no_load)
+    monkeypatch.setattr("ganzoo.export.pipeline._build_named", no_load)
     with pytest.raises(InvalidExportPathError, match=r"Triton repository: .*control character '\\x00'"):
         to_triton_repo("dcgan_32", str(tmp_path / "repo\x00"))
     assert list(tmp_path.iterdir()) == []

@@ -18,7 +18,9 @@ from ganzoo.export import RewriteError, optimize_for_inference, to_onnx
 from ganzoo.export.ops import depth_to_space_nodes, list_op_types
 from ganzoo.export.rewrite import PASSES, Rewrite, check_rewrite, pack_subpixel_conv_weights, summarize
 
-SR_NAMES = [n for n in ganzoo.list_models() if n.startswith(("srgan", "srresnet"))]
+# the paper configs: one shared PReLU slope per activation (the default div2k tags of srgan/srresnet use per-channel
+# slopes, which the LeakyReLU pass rightly leaves alone)
+SR_NAMES = [f"{n}.paper" for n in ganzoo.list_models() if n.startswith(("srgan", "srresnet"))]
 
 
 def _gen() -> torch.Generator:

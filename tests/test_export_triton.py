@@ -10,8 +10,8 @@ import torch
 
 import ganzoo
 from ganzoo.export import BackendUnavailableError, InvalidExportPathError
-from ganzoo.export._common import parse_dim
 from ganzoo.export.triton import parse_config, render_config, to_triton_repo
+from ganzoo.specs import parse_dim
 
 pytest.importorskip("google.protobuf", reason="needs protobuf to parse config.pbtxt")
 
@@ -35,7 +35,7 @@ def _expected_dims(spec, dynamic_spatial: bool) -> list[int]:
 
 
 def _check_against_specs(cfg_pb, model, max_batch: int, pb2) -> None:
-    cfg = model.pretrained_cfg
+    cfg = model.specs
     assert cfg_pb.max_batch_size == max_batch
     assert [i.name for i in cfg_pb.input] == [s.name for s in cfg.inputs]
     assert len(cfg_pb.output) == len(cfg.outputs)
@@ -74,9 +74,7 @@ def test_onnx_repo_for_dcgan(tmp_path):
 
 def test_dynamic_spatial_model_gets_minus_one_dims(tmp_path):
     pb2 = _pb2()
-    sr = [n for n in ganzoo.list_models("srresnet*")]
-    if not sr:
-        pytest.skip("no SRResNet registered")
+    assert "srresnet_x2" in ganzoo.list_models("srresnet*")
     torch.manual_seed(0)
     model = ganzoo.create("srresnet_x2.paper", num_blocks=1, width=8)
     res = to_triton_repo(model, tmp_path, max_batch=4, model_name="sr2")
@@ -87,8 +85,7 @@ def test_dynamic_spatial_model_gets_minus_one_dims(tmp_path):
 
 def test_integer_and_scalar_inputs(tmp_path):
     pb2 = _pb2()
-    if "drgan" not in ganzoo.list_models():
-        pytest.skip("DR-GAN not registered")
+    assert "drgan" in ganzoo.list_models()
     torch.manual_seed(0)
     model = ganzoo.create("drgan.multipie", widths=(4,) * 14)
     res = to_triton_repo(model, tmp_path, max_batch=2)
@@ -144,3 +141,42 @@ def test_tensorrt_format_without_tensorrt(tmp_path):
         to_triton_repo(model, tmp_path / "repo", format="tensorrt", validate=False)
     assert not (tmp_path / "repo" / "dcgan_32_mnist" / "config.pbtxt").exists()
     assert not list((tmp_path).rglob("model.plan"))
+
+
+def test_a_failed_write_leaves_no_partial_model_folder(tmp_path, monkeypatch):
+    """The repository files are written one by one: when one fails, the files and folders this call created go."""
+    from ganzoo.export import triton
+
+    real = triton.atomic_write
+    seen = []
+
+    def fail_on_config(path, data, **kw):
+        seen.append(path.name)
+        if path.name == "config.pbtxt":
+            raise triton.InvalidExportPathError(f"cannot write {path}: disk full (simulated)")
+        return real(path, data, **kw)
+
+    monkeypatch.setattr(triton, "atomic_write", fail_on_config)
+    model = ganzoo.create("dcgan_32.mnist", ngf=8, ndf=8)
+    with pytest.raises(InvalidExportPathError, match="disk full"):
+        to_triton_repo(model, tmp_path / "repo", max_batch=4, validate=False)
+    assert seen == ["model.onnx", "config.pbtxt"]  # the model file was written, then removed again
+    assert list(tmp_path.iterdir()) == []
+    # an existing repository keeps its other models; only what this call created goes
+    (tmp_path / "repo" / "other").mkdir(parents=True)
+    with pytest.raises(InvalidExportPathError, match="disk full"):
+        to_triton_repo(model, tmp_path / "repo", max_batch=4, validate=False)
+    assert [p.name for p in (tmp_path / "repo").iterdir()] == ["other"]
+
+
+def test_repo_plans_the_export_once_without_re_entering_to_onnx(tmp_path, monkeypatch):
+    from ganzoo.export import onnx_export, triton
+
+    plans = []
+    real = triton.plan_export
+    monkeypatch.setattr(triton, "plan_export", lambda *a, **k: plans.append(k) or real(*a, **k))
+    monkeypatch.setattr(onnx_export, "to_onnx", lambda *a, **k: pytest.fail("to_triton_repo re-entered to_onnx"))
+    model = ganzoo.create("dcgan_32.mnist", ngf=8, ndf=8)
+    res = to_triton_repo(model, tmp_path, max_batch=4, validate=False)
+    assert len(plans) == 1 and plans[0]["dynamic_batch"] is True
+    assert res.export.path == res.model_path and res.model_path.is_file()

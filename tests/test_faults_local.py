@@ -50,14 +50,14 @@ def test_save_interrupted_after_the_weights_leaves_the_old_folder(tmp_path, monk
     old, new = tiny(0), tiny(1)
     folder = ganzoo.save_pretrained(old, tmp_path / "m")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    real = ganzoo.utils.atomic_write_bytes
+    real = ganzoo.utils.atomic_write
 
     def flaky(path, data):
         if Path(path).name == fail_on:
             raise OSError(28, "No space left on device (injected)")
         real(path, data)
 
-    monkeypatch.setattr(ganzoo.utils, "atomic_write_bytes", flaky)
+    monkeypatch.setattr(ganzoo.utils, "atomic_write", flaky)
     with pytest.raises(OSError, match="injected"):
         ganzoo.save_pretrained(new, folder)
     monkeypatch.undo()
@@ -74,7 +74,7 @@ def test_save_interrupted_into_a_new_folder_leaves_nothing(tmp_path, monkeypatch
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ganzoo.utils, "atomic_write_bytes", boom)
+    monkeypatch.setattr(ganzoo.utils, "atomic_write", boom)
     with pytest.raises(KeyboardInterrupt):
         ganzoo.save_pretrained(tiny(), tmp_path / "a" / "b" / "m")
     assert list(tmp_path.iterdir()) == []  # neither the folder, a temporary one, nor the parents it made
@@ -88,7 +88,7 @@ _KILLER = textwrap.dedent("""
     folder = Path(sys.argv[1])
     torch.manual_seed(1)
     new = ganzoo.create("dcgan_32.mnist", ngf=8, ndf=8)
-    real = ganzoo.utils.atomic_write_bytes
+    real = ganzoo.utils.atomic_write
 
     def slow(path, data):
         real(path, data)
@@ -96,7 +96,7 @@ _KILLER = textwrap.dedent("""
             print("MID", flush=True)
             time.sleep(60)
 
-    ganzoo.utils.atomic_write_bytes = slow
+    ganzoo.utils.atomic_write = slow
     ganzoo.save_pretrained(new, folder)
 """)
 
@@ -345,10 +345,10 @@ def test_device_errors_are_typed():
 def test_swap_without_rename_exchange_restores_the_old_folder_on_failure(tmp_path, monkeypatch):
     """Where the system has no atomic exchange (not Linux, or a file system without RENAME_EXCHANGE): the old
     folder is renamed aside, and put back when the new one cannot be renamed in."""
-    import ganzoo.factory as factory
+    import ganzoo.utils as utils
 
     folder = ganzoo.save_pretrained(tiny(0), tmp_path / "m")
-    monkeypatch.setattr(factory, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(utils, "_exchange", lambda a, b: False)
     ganzoo.save_pretrained(tiny(1), folder)
     assert same(ganzoo.from_pretrained(folder), tiny(1)) and siblings(folder) == ["m"]
     real = os.rename

@@ -158,12 +158,12 @@ def test_discriminator_accuracy_rule():
 def test_registry_metadata():
     assert ganzoo.list_models(family="gan3d") == ["gan3d", "gan3d_32"]
     info = ganzoo.model_info("gan3d")
-    cfg = info.pretrained_cfg
+    cfg, sp = info.pretrained_cfg, info.specs
     assert info.family == "gan3d" and info.tag == "chair"
-    assert cfg.outputs[0].resolve(B=2) == (2, 1, 64, 64, 64) and cfg.outputs[0].range == (0.0, 1.0)
-    assert cfg.inputs[0].resolve(B=2) == (2, 200) and cfg.inputs[0].range == (0.0, 1.0)
-    assert cfg.latent_dim == 200 and not cfg.has_weights
-    assert ganzoo.model_info("gan3d_32").pretrained_cfg.outputs[0].resolve(B=1) == (1, 1, 32, 32, 32)
+    assert sp.outputs[0].resolve(B=2) == (2, 1, 64, 64, 64) and sp.outputs[0].range == (0.0, 1.0)
+    assert sp.inputs[0].resolve(B=2) == (2, 200) and sp.inputs[0].range == (0.0, 1.0)
+    assert sp.latent_dim == 200 and not cfg.has_weights
+    assert ganzoo.model_info("gan3d_32").specs.outputs[0].resolve(B=1) == (1, 1, 32, 32, 32)
     assert info.config["lr_g"] == 2.5e-3 and info.config["volume_size"] == 64
 
 

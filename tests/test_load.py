@@ -40,7 +40,7 @@ def test_load_default_works_offline_from_the_embedded_hub(monkeypatch):
 
 
 def test_load_device_and_dtype():
-    m = ganzoo.load("dcgan", dtype="float16" if False else torch.float32, device="cpu")
+    m = ganzoo.load("dcgan", dtype=torch.float32, device="cpu")
     assert next(m.parameters()).dtype == torch.float32
     with pytest.raises(ValueError, match="dtype must be"):
         ganzoo.load("dcgan", dtype="float8")
@@ -214,9 +214,14 @@ def test_dcgan_parameter_counts_match_the_layer_table(nc, g, d):
 
 
 def test_create_defaults_are_the_paper_layout():
-    m = ganzoo.create("dcgan")
+    from ganzoo.factory import build_model
+
+    m = build_model("dcgan", None)  # the architecture without a tag: the paper's numbers
     assert (m.config.nz, m.config.ngf, m.config.ndf, m.config.nc, m.config.image_size) == (100, 64, 64, 3, 64)
-    assert m.num_parameters()["generator"] == 3_576_704
+    assert m.num_parameters()["generator"] == 3_576_704 and m.pretrained_cfg is None
+    # a bare name is its default tag, as in ganzoo.load: dcgan.mnist, the paper layout with one channel
+    d = ganzoo.create("dcgan")
+    assert d.pretrained_cfg.name == "dcgan.mnist" and d.config.nc == 1 and d.config.ngf == 64
 
 
 def test_import_ganzoo_is_light():
@@ -229,7 +234,7 @@ def test_import_ganzoo_is_light():
 
 
 def test_bad_inputs_fail_before_compute():
-    m = ganzoo.create("dcgan")
+    m = ganzoo.create("dcgan", nc=3)
     with pytest.raises(ValueError, match=r"expected shape \(B, 100\) or \(B, 100, 1, 1\), got \(2, 50\)"):
         m(torch.randn(2, 50))
     with pytest.raises(TypeError, match="floating-point"):

@@ -235,7 +235,7 @@ def test_categorical_inputs_are_cast(name):
 def test_non_finite_input_is_a_typed_error_naming_it(name, value):
     m = small(name)
     xs = _inputs(m)
-    gen_args = [s.name for s in ganzoo.model_info(name).pretrained_cfg.inputs]
+    gen_args = [s.name for s in ganzoo.model_info(name).specs.inputs]
     idx = [i for i, x in enumerate(xs) if x.is_floating_point()]
     for i in idx:
         bad = [x.clone() for x in xs]

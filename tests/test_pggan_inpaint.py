@@ -256,19 +256,19 @@ def test_config_defaults_and_validation():
 def test_registry_metadata():
     assert ganzoo.list_models(family="pggan_inpaint") == ["pggan_inpaint"]
     info = ganzoo.model_info("pggan_inpaint")
-    cfg = info.pretrained_cfg
+    cfg, sp = info.pretrained_cfg, info.specs
     assert info.family == "pggan_inpaint" and info.tag == "places365"
     assert not cfg.has_weights and cfg.hub_id is None
-    assert cfg.dynamic_spatial and cfg.size_multiple == 4 and cfg.min_size == 32
-    assert [s.name for s in cfg.inputs] == ["image", "mask"]
-    assert cfg.inputs[0].resolve(B=2, H=32, W=48) == (2, 3, 32, 48) and cfg.inputs[0].range == (-1.0, 1.0)
-    assert cfg.inputs[1].resolve(B=2, H=32, W=48) == (2, 1, 32, 48) and cfg.inputs[1].range == (0.0, 1.0)
-    assert cfg.outputs[0].resolve(B=1, H=64, W=64) == (1, 3, 64, 64) and cfg.outputs[0].range == (-1.0, 1.0)
+    assert sp.dynamic_spatial and sp.size_multiple == 4 and sp.min_size == 32
+    assert [s.name for s in sp.inputs] == ["image", "mask"]
+    assert sp.inputs[0].resolve(B=2, H=32, W=48) == (2, 3, 32, 48) and sp.inputs[0].range == (-1.0, 1.0)
+    assert sp.inputs[1].resolve(B=2, H=32, W=48) == (2, 1, 32, 48) and sp.inputs[1].range == (0.0, 1.0)
+    assert sp.outputs[0].resolve(B=1, H=64, W=64) == (1, 3, 64, 64) and sp.outputs[0].range == (-1.0, 1.0)
     assert "not Progressive Growing" in cfg.description and "No weights are published yet" in cfg.description
     assert "1803.07422" in cfg.paper_url
     # The metadata's size rules are the generator's own.
     m = _meta()
-    assert (m.config.size_multiple, m.config.min_size) == (cfg.size_multiple, cfg.min_size)
+    assert (m.config.size_multiple, m.config.min_size) == (sp.size_multiple, sp.min_size)
 
 
 # --- training, compile ------------------------------------------------------------------------------------------

@@ -97,11 +97,12 @@ def _save_port(tmp_path, sd: dict[str, torch.Tensor], prefix: str = "_orig_mod."
 # --- parameter counts ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, overrides, expected", [
-    ("srgan", {}, 1_547_350),
+    ("srgan.paper", {}, 1_547_350),
     ("srgan_x2", {}, 1_399_637),
     ("srgan_x8", {}, 1_695_063),
-    ("srresnet", {}, 1_547_350),
-    ("srgan", {"prelu": "channel"}, 1_548_547),
+    ("srresnet.paper", {}, 1_547_350),
+    ("srgan.paper", {"prelu": "channel"}, 1_548_547),
+    ("srgan", {}, 1_548_547),  # the default tag, div2k: per-channel PReLU
 ])
 def test_generator_parameter_counts(name, overrides, expected):
     with torch.device("meta"):
@@ -111,7 +112,7 @@ def test_generator_parameter_counts(name, overrides, expected):
 
 def test_discriminator_and_block_parameter_counts():
     with torch.device("meta"):
-        model = ganzoo.create("srgan")
+        model = ganzoo.create("srgan.paper")
     assert model.num_parameters()["discriminator"] == 23_563_649
     assert sum(p.numel() for p in model.generator.trunk[0].parameters()) == 73_985
     assert len(model.generator.trunk) == 16 and len(model.generator.upsample) == 2
@@ -168,18 +169,19 @@ def test_every_tag_builds_and_matches_its_specs(name):
     for tag, cfg in entry_cfgs.items():
         model = ganzoo.create(f"{name}.{tag}").eval()
         assert model.pretrained_cfg is not None and model.pretrained_cfg.tag == tag
-        assert cfg.scale == model.config.scale and cfg.dynamic_spatial and cfg.min_size == 1
+        sp = model.specs
+        assert sp.scale == model.config.scale and sp.dynamic_spatial and sp.min_size == 1
         assert cfg.paper_url == "https://arxiv.org/abs/1609.04802" and "ledig2017srgan" in cfg.citation
         if tag == "div2k":  # converted krasserm weights, embedded and pinned
             assert cfg.hub_id == f"ganzoo/{name}-div2k" and cfg.sha256 and "krasserm" in cfg.description
         else:  # no weights published, and the description says so
             assert cfg.hub_id is None and re.search(r"not published|no public weights", cfg.description)
         (x,) = model.sample_inputs(2, generator=torch.Generator().manual_seed(0))
-        lo, hi = cfg.inputs[0].range
+        lo, hi = sp.inputs[0].range
         assert x.min() >= lo and x.max() <= hi
         with torch.no_grad():
             y = model(x)
-        out = cfg.outputs[0]
+        out = sp.outputs[0]
         assert y.shape == out.resolve(B=2, H=x.shape[2], W=x.shape[3])
         assert tuple(out.range) == model.config.output_range
         assert y.min() >= out.range[0] and y.max() <= out.range[1]
@@ -188,13 +190,14 @@ def test_every_tag_builds_and_matches_its_specs(name):
 def test_imagenet_tags_use_the_port_convention_and_paper_tags_the_paper():
     for name in ("srgan", "srresnet"):
         assert resolve_pretrained_cfg(name).tag == "div2k"  # the default tag: the first with weights
-        assert resolve_pretrained_cfg(f"{name}.div2k").outputs[0].range == (0.0, 1.0)
-        assert resolve_pretrained_cfg(f"{name}.imagenet").outputs[0].range == (0.0, 1.0)
-        assert resolve_pretrained_cfg(f"{name}.paper").outputs[0].range == (-1.0, 1.0)
+        assert ganzoo.model_info(f"{name}.div2k").specs.outputs[0].range == (0.0, 1.0)
+        assert ganzoo.model_info(f"{name}.imagenet").specs.outputs[0].range == (0.0, 1.0)
+        assert ganzoo.model_info(f"{name}.paper").specs.outputs[0].range == (-1.0, 1.0)
     assert ganzoo.create("srgan.imagenet").config.output_act == "clamp"
     div2k = ganzoo.create("srgan.div2k").config
     assert (div2k.output_act, div2k.output_range, div2k.prelu, div2k.d_padding) == ("tanh", (0.0, 1.0), "channel", "same")
-    assert ganzoo.create("srgan").config.output_act == "tanh"  # no tag: the paper's defaults
+    assert ganzoo.create("srgan.paper").config.output_act == "tanh"  # the paper's defaults
+    assert ganzoo.create("srgan").config == div2k  # no tag: the default tag, as ganzoo.load("srgan")
     assert ganzoo.model_info("srgan_x8").config["scale"] == 8
 
 
@@ -226,7 +229,7 @@ def test_config_validation(kwargs, match):
 
 def test_builder_refuses_a_scale_that_contradicts_the_name():
     with pytest.raises(ValueError, match="expected scale=4, got 2"):
-        ganzoo.create("srgan", scale=2)
+        ganzoo.create("srgan.paper", scale=2)
 
 
 def test_bad_inputs_fail_before_compute():
@@ -244,7 +247,7 @@ def test_bad_inputs_fail_before_compute():
 
 
 def test_discriminator_other_input_size():
-    model = ganzoo.create("srgan", num_blocks=1, d_image_size=64, d_widths=(8, 16, 32, 32), d_dense=16).eval()
+    model = ganzoo.create("srgan.paper", num_blocks=1, d_image_size=64, d_widths=(8, 16, 32, 32), d_dense=16).eval()
     assert model.discriminator.classifier[0].in_features == 32 * 4 * 4
     with torch.no_grad():
         assert model.discriminator(torch.rand(2, 3, 64, 64)).shape == (2,)
@@ -258,7 +261,7 @@ def test_port_generator_checkpoint_round_trip(tmp_path, scale):
     path = _save_port(tmp_path, port.state_dict())
     sd = convert_checkpoint(path, family="srgan", allow_pickle=True)
     assert sd and all(k.startswith("generator.") for k in sd)
-    model = load_converted(ganzoo.create("srgan" if scale == 4 else f"srgan_x{scale}", **PORT_CFG), sd).eval()
+    model = load_converted(ganzoo.create("srgan.paper" if scale == 4 else f"srgan_x{scale}", **PORT_CFG), sd).eval()
     x = torch.rand(2, 3, 7, 5, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         ref, got = port(x), model(x)
@@ -289,7 +292,7 @@ def test_port_discriminator_checkpoint_round_trip(tmp_path):
 def test_port_checkpoint_with_both_networks(tmp_path):
     g, d = PortSRResNet(4, n=2), PortDiscriminator()
     sd = convert_checkpoint({"state_dict": {**g.state_dict(), **d.state_dict()}}, family="srgan")
-    model = load_converted(ganzoo.create("srgan", num_blocks=2, **PORT_CFG), sd)
+    model = load_converted(ganzoo.create("srgan.paper", num_blocks=2, **PORT_CFG), sd)
     assert torch.equal(model.generator.head[0].weight, g.conv1[0].weight)
     assert torch.equal(model.discriminator.classifier[2].bias, d.classifier[2].bias)
 
@@ -328,7 +331,7 @@ def test_unknown_layout_is_refused(sd):
 def test_converted_weights_must_fit_the_model():
     sd = convert_checkpoint({"state_dict": PortSRResNet(4, n=2).state_dict()}, family="srgan")
     with pytest.raises(StateDictMismatchError, match=r"head\.2\.weight expected \(64,\) got \(1,\)"):
-        load_converted(ganzoo.create("srgan", num_blocks=2, prelu="channel"), sd)
+        load_converted(ganzoo.create("srgan.paper", num_blocks=2, prelu="channel"), sd)
     with pytest.raises(StateDictMismatchError, match=r"missing .*generator\.upsample\.2\.0\.weight"):
         load_converted(ganzoo.create("srgan_x8", num_blocks=2), sd)
 
@@ -368,7 +371,7 @@ def test_generator_training_step_updates_weights():
 
 def test_discriminator_training_step_updates_weights():
     torch.manual_seed(0)
-    model = ganzoo.create("srgan", num_blocks=1).train()
+    model = ganzoo.create("srgan.paper", num_blocks=1).train()
     d = model.discriminator
     opt = torch.optim.Adam(d.parameters(), lr=1e-4)
     before = {k: v.detach().clone() for k, v in d.state_dict().items()}

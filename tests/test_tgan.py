@@ -105,12 +105,12 @@ def test_output_saturates_within_range() -> None:
 def test_registry_entry(model: TGAN) -> None:
     assert ganzoo.list_models(family="tgan") == ["tgan"]
     info = ganzoo.model_info("tgan")
-    cfg = info.pretrained_cfg
-    assert cfg.hub_id is None and cfg.latent_dim == 100
+    cfg, sp = info.pretrained_cfg, info.specs
+    assert cfg.hub_id is None and sp.latent_dim == 100
     (z,) = model.sample_inputs(2)
-    assert tuple(z.shape) == cfg.inputs[0].resolve(B=2)
+    assert tuple(z.shape) == sp.inputs[0].resolve(B=2)
     with torch.no_grad():
-        assert tuple(model(z).shape) == cfg.outputs[0].resolve(B=2)
+        assert tuple(model(z).shape) == sp.outputs[0].resolve(B=2)
     assert info.config["lr"] == 5e-5 and info.config["batch_size"] == 32 and info.config["svc_every"] == 5
 
 

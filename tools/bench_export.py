@@ -33,7 +33,7 @@ import torch
 
 import ganzoo
 from ganzoo.export import to_onnx
-from ganzoo.export._common import sample, spatial_symbols
+from ganzoo.export.pipeline import sample_inputs
 
 
 def _time_blocks(fns: dict[str, Callable[[], Any]], min_runs: int, budget: float,
@@ -75,8 +75,7 @@ def bench_model(name: str, batches: list[int], size: tuple[int, int] | None, thr
     full = f"{info.name}.{info.tag}"
     torch.manual_seed(0)
     model = ganzoo.create(full).eval()
-    cfg = model.pretrained_cfg
-    dyn = bool(spatial_symbols(cfg.inputs)) and cfg.dynamic_spatial
+    dyn = bool(model.specs.spatial_symbols) and model.specs.dynamic_spatial
     run_size = tuple(size) if dyn and size else None
     t0 = time.perf_counter()
     res = to_onnx(model, tmp / f"{name}.onnx", validate=False, size=run_size)
@@ -85,7 +84,7 @@ def bench_model(name: str, batches: list[int], size: tuple[int, int] | None, thr
     names = [i.name for i in sess.get_inputs()]
     rows = []
     for b in batches:
-        xs = sample(model, b, run_size, seed=b)
+        xs = sample_inputs(model, b, run_size, seed=b)
         feed = {n: x.numpy() for n, x in zip(names, xs)}
         with torch.inference_mode():
             t = _time_blocks({"eager": lambda: model.generator(*xs), "ort": lambda: sess.run(None, feed)},

@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 import ganzoo
-from ganzoo.hub.converters import load_converted
+from ganzoo.factory import build_model
+from ganzoo.registry import resolve_pretrained_cfg
 from ganzoo.hub.io import sha256_file
 from ganzoo.hub.converters.krasserm import convert_krasserm, krasserm_config, read_keras_h5
 
@@ -89,17 +90,16 @@ def convert(tag: str, files: dict[str, Path], with_discriminator: bool = False) 
     """The registry's model for ``tag`` with the converted generator (and discriminator) loaded."""
     src = files[TAGS[tag][0]]
     sd = read_keras_h5(src)
-    cfg = ganzoo.model_info(tag).pretrained_cfg
+    cfg = dataclasses.replace(resolve_pretrained_cfg(tag), revision=None, sha256=None)  # pinned after publishing
     inferred = krasserm_config(sd)
-    model = ganzoo.create(tag)
-    expected = {k: getattr(model.config, k) for k in inferred}
-    if {k: (tuple(v) if isinstance(v, (list, tuple)) else v) for k, v in inferred.items()} != expected:
+    expected = {k: ganzoo.model_info(tag).config[k] for k in inferred}
+    norm = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in inferred.items()}
+    if norm != expected:
         raise ValueError(f"{src.name}: the weights' config {inferred} does not match the registry's {tag} {expected}")
-    load_converted(model, convert_krasserm(sd))
+    state = convert_krasserm(sd)
     if with_discriminator:
-        load_converted(model, convert_krasserm(read_keras_h5(files["gan_discriminator.h5"])))
-    model.pretrained_cfg = dataclasses.replace(cfg, revision=None, sha256=None)  # pinned after publishing
-    return model.eval()
+        state.update(convert_krasserm(read_keras_h5(files["gan_discriminator.h5"])))
+    return build_model(cfg.architecture, cfg, weights=state, what=src.name, eval=True)
 
 
 def comparison_picture(models: dict[str, torch.nn.Module], path: Path, photos=("astronaut", "coffee")) -> None:
@@ -252,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
                 pin(tag, repo.revision, pins[tag]["sha256"])
             else:
                 pins[tag] = {"folder": str(folder)}
+    if a.publish:  # the pins changed ganzoo/models/srgan.py: bring the registry index (ganzoo list) up to date
+        subprocess.run([sys.executable, str(Path(__file__).with_name("update_registry_index.py"))], check=True)
     print(json.dumps(pins, indent=2))
     return 0
 

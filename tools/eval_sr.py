@@ -61,16 +61,11 @@ class EvalError(Exception):
 # ------------------------------------------------------------------------------------------------- models
 
 def state_sha256(model: Any) -> str:
-    """sha256 over the generator's state dict as loaded: for each entry in order, its name, dtype, shape and raw
-    bytes. Identifies the weights that were evaluated, whether or not a weights file exists."""
-    import torch
+    """sha256 of the generator's weights as loaded (:func:`ganzoo.utils.state_sha256`): identifies the weights
+    that were evaluated, whether or not a weights file exists."""
+    from ganzoo.utils import state_sha256 as sha
 
-    h = hashlib.sha256()
-    for k, v in model.generator.state_dict().items():
-        t = v.detach().cpu().contiguous().reshape(-1)
-        h.update(f"{k}|{t.dtype}|{tuple(v.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return h.hexdigest()
+    return sha(model.generator)
 
 
 def load_model(name: str, *, random_ok: bool, seed: int = 0) -> tuple[Any, dict[str, Any]]:
@@ -88,12 +83,9 @@ def load_model(name: str, *, random_ok: bool, seed: int = 0) -> tuple[Any, dict[
         if not random_ok:
             raise EvalError(f"{name}: {e} Pass --random-ok to evaluate random weights (tests the pipeline only; "
                             f"the numbers mean nothing).") from e
-        from ganzoo.registry import resolve_pretrained_cfg
-
-        cfg = resolve_pretrained_cfg(name)
         torch.manual_seed(seed)
-        model = ganzoo.create(cfg.name).eval()
-        model.pretrained_cfg = cfg
+        model = ganzoo.create(name).eval()  # the tag's config and metadata, random weights
+        cfg = model.pretrained_cfg
         weights = "random"
         logger.warning("%s has no published weights: evaluating RANDOM weights (seed %d)", cfg.name, seed)
     return model, describe_model(model, weights=weights, requested=name, seed=seed if weights == "random" else None)
@@ -127,17 +119,13 @@ def describe_model(model: Any, *, weights: str, requested: str | None = None, se
 
 # ------------------------------------------------------------------------------------------------- runners
 
-def _torch_dtype(name: str):
-    import torch
-
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
-
-
 class _EagerRunner:
     def __init__(self, model: Any, dtype: str, device: str):
         import torch
 
-        self.dtype, self.device = _torch_dtype(dtype), device
+        from ganzoo.utils import to_torch_dtype
+
+        self.dtype, self.device = to_torch_dtype(dtype), device
         self.channels_last = dtype == "float16" and torch.device(device).type == "cpu"
         m = model if (dtype == "float32" and device == "cpu") else copy.deepcopy(model)
         m = m.to(device=device, dtype=self.dtype).eval()
@@ -404,10 +392,10 @@ def _jsonable(x: Any) -> Any:
 
 
 def write_json(report: dict[str, Any], path: str | os.PathLike) -> Path:
-    from ganzoo.utils import atomic_write_bytes
+    from ganzoo.utils import atomic_write
 
     path = Path(path)
-    atomic_write_bytes(path, (json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n").encode())
+    atomic_write(path, (json.dumps(_jsonable(report), indent=2, allow_nan=False) + "\n").encode())
     return path
 
 
@@ -514,9 +502,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = write_json(report, args.json)
     table = markdown(report, per_image_all=args.per_image_all)
     if args.markdown:
-        from ganzoo.utils import atomic_write_bytes
+        from ganzoo.utils import atomic_write
 
-        atomic_write_bytes(args.markdown, table.encode())
+        atomic_write(args.markdown, table.encode())
     print(table)
     print(f"wrote {path} ({report['wall_s']:.1f} s)")
     return 0

@@ -3,7 +3,8 @@
     python tools/publish_weights.py runs/dcgan-mnist dcgan.mnist ganzoo/dcgan-mnist --dtype float16
 
 Writes config.json, model.safetensors, README.md (with how the weights were made) and samples.png, updates
-hub/repos/index.json, and prints the sha256 and revision to pin in the model file's default_cfgs.
+hub/repos/index.json, and prints the sha256 and revision to pin in the model file's default_cfgs; after pinning,
+``python tools/update_registry_index.py`` brings the registry index (ganzoo list, model_info) up to date.
 """
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def main() -> None:
     model = ganzoo.create(args.name)
     load_into(model, load_weights_file(run / "model.safetensors"))
     model.eval()
-    recipe = json.loads((run / "recipe.json").read_text())
-    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    recipe = json.loads((run / "train" / "recipe.json").read_text())  # the run folder of ganzoo.train.engine
+    log = [json.loads(line) for line in (run / "train" / "log.jsonl").read_text().splitlines()]
     training = {
         "recipe": f"ganzoo/train/{recipe['model'].split('_')[0]}.py",
         "command": "python -m ganzoo.train.dcgan " + " ".join(

@@ -13,22 +13,19 @@ triton, onnx) are imported only inside the backends that need them.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import importlib
 import importlib.util
-import inspect
 import logging
 import os
 import shutil
 import tempfile
-import warnings
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 import torch
 from torch import nn
 
-from .records import DTYPES
+from ganzoo.utils import to_torch_dtype
 
 __all__ = [
     "Backend",
@@ -38,7 +35,6 @@ __all__ = [
     "unregister_backend",
     "get_backend",
     "list_backends",
-    "torch_dtype",
     "generator_module",
     "export_onnx",
     "EagerBackend",
@@ -60,13 +56,6 @@ class Unsupported(RuntimeError):
     """Raised by ``prepare`` when a backend cannot run this model or dtype (recorded as ``unsupported``)."""
 
 
-def torch_dtype(name: str) -> torch.dtype:
-    """``"fp32"`` -> ``torch.float32`` (also fp16, bf16)."""
-    if name not in DTYPES:
-        raise ValueError(f"unknown dtype {name!r}; expected one of {sorted(DTYPES)}")
-    return getattr(torch, DTYPES[name])
-
-
 def generator_module(model: nn.Module) -> nn.Module:
     """The module whose call ``module(*inputs)`` is ``model(*inputs)``: the generator, unless the model
     overrides ``forward`` (then the whole model)."""
@@ -79,7 +68,7 @@ def generator_module(model: nn.Module) -> nn.Module:
 
 def _module_copy(model: nn.Module, dtype: str, device: str) -> nn.Module:
     module = copy.deepcopy(generator_module(model))
-    return module.to(device=device, dtype=torch_dtype(dtype)).eval().requires_grad_(False)
+    return module.to(device=device, dtype=to_torch_dtype(dtype)).eval().requires_grad_(False)
 
 
 class Backend:
@@ -284,115 +273,29 @@ class TritonBackend(EagerBackend):
 
 
 # --------------------------------------------------------------------------------------------------- onnx
-def _io_names(model: nn.Module, n_in: int, n_out: int) -> tuple[list[str], list[str]]:
-    cfg = getattr(model, "pretrained_cfg", None)
-    ins = [s.name for s in cfg.inputs] if cfg is not None and len(cfg.inputs) == n_in else []
-    outs = [s.name for s in cfg.outputs] if cfg is not None and len(cfg.outputs) == n_out else []
-    return ins or [f"input_{i}" for i in range(n_in)], outs or [f"output_{i}" for i in range(n_out)]
+def export_onnx(model: nn.Module, example_inputs: Sequence[torch.Tensor], path: str, dtype: str = "fp32") -> Any:
+    """Write ``model``'s generator to ONNX at ``path`` with a dynamic batch axis, through ganzoo's export pipeline
+    (:func:`ganzoo.export.to_onnx`): the one exporter of the benchmark. fp16 graphs take and return half tensors
+    (what the benchmark feeds); fully convolutional models are traced at the benchmarked size. The graph is not
+    validated here: the benchmark measures its error against eager fp32 itself.
 
-
-def _flatten(out: Any) -> list[torch.Tensor]:
-    if isinstance(out, torch.Tensor):
-        return [out]
-    if isinstance(out, (tuple, list)):
-        return [t for o in out for t in _flatten(o)]
-    if isinstance(out, dict):
-        return [t for o in out.values() for t in _flatten(o)]
-    raise TypeError(f"expected generator outputs made of tensors, got {type(out).__name__}")
-
-
-def _find_to_onnx() -> Callable[..., Any]:
-    export = importlib.import_module("ganzoo.export")
-    fn = getattr(export, "to_onnx", None)
-    if fn is None:  # the package may not re-export it (yet)
-        fn = getattr(importlib.import_module("ganzoo.export.onnx_export"), "to_onnx")
-    return fn
-
-
-def _ganzoo_to_onnx(model: nn.Module, module: nn.Module, example_inputs, path: str, dtype: str) -> None:
-    """ganzoo.export.to_onnx on ``model`` (fp32; the exporter converts to ``dtype`` itself, with half IO so the
-    graph takes what the benchmark feeds). Raises ImportError/AttributeError when the exporter is absent."""
-    to_onnx = _find_to_onnx()
-    params = inspect.signature(to_onnx).parameters
-    m = copy.deepcopy(model).to(device=example_inputs[0].device, dtype=torch.float32).eval()
-    kwargs: dict[str, Any] = {"dynamic_batch": True, "validate": False}
-    if dtype != "fp32":
-        if "dtype" not in params:
-            raise TypeError(f"this ganzoo.export.to_onnx cannot export {dtype}")
-        kwargs["dtype"] = dtype
-        if "keep_io_types" in params:
-            kwargs["keep_io_types"] = False
-    cfg = getattr(model, "pretrained_cfg", None)
-    spatial = tuple(example_inputs[0].shape[2:]) if example_inputs[0].dim() >= 4 else ()
-    if "size" in params and spatial and cfg is not None and cfg.dynamic_spatial:
-        kwargs["size"] = spatial  # trace at the benchmarked size (fixed-size models take no size)
-    to_onnx(m, path, **kwargs)
-
-
-def _torch_onnx_export(model: nn.Module, module: nn.Module, example_inputs, path: str, dtype: str) -> None:
-    """torch.onnx.export with a dynamic batch axis: the TorchScript exporter (fast), then the dynamo one."""
-    with torch.no_grad():
-        n_out = len(_flatten(module(*example_inputs)))
-    in_names, out_names = _io_names(model, len(example_inputs), n_out)
-    cfg = getattr(model, "pretrained_cfg", None)
-    opset = max(17, getattr(cfg, "min_opset", 17) or 17)
-    errors = []
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, tuple(example_inputs), path, input_names=in_names, output_names=out_names,
-                              dynamic_axes={n: {0: "B"} for n in in_names + out_names}, opset_version=opset,
-                              dynamo=False)
-        return
-    except Exception as e:  # noqa: BLE001 - try the other exporter
-        errors.append(f"torchscript exporter: {type(e).__name__}: {e}")
-    try:
-        batch = torch.export.Dim("B", min=1, max=1 << 16)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(open(os.devnull, "w")):
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, tuple(example_inputs), path, input_names=in_names, output_names=out_names,
-                              dynamic_shapes=tuple({0: batch} for _ in example_inputs), opset_version=max(18, opset),
-                              dynamo=True, verbose=False)
-        return
-    except Exception as e:  # noqa: BLE001
-        errors.append(f"dynamo exporter: {type(e).__name__}: {e}")
-    raise RuntimeError("ONNX export failed: " + " | ".join(errors))
-
-
-#: exporters tried in order by :func:`export_onnx`: (label, function)
-ONNX_EXPORTERS: list[tuple[str, Callable[..., None]]] = [
-    ("ganzoo.export.to_onnx", _ganzoo_to_onnx),
-    ("torch.onnx.export", _torch_onnx_export),
-]
-
-
-def export_onnx(model: nn.Module, module: nn.Module, example_inputs: Sequence[torch.Tensor], path: str,
-                dtype: str = "fp32", accept: Callable[[str], str | None] | None = None) -> str:
-    """Write ``model``'s generator (``module``, already in ``dtype``) to ONNX at ``path`` with a dynamic batch axis.
-
-    The one place the benchmark exports: it tries :data:`ONNX_EXPORTERS` in order (ganzoo.export.to_onnx first)
-    and returns the label of the one that worked. ``accept(path)`` may reject a written file (returns why), e.g.
-    one whose input shapes do not fit the benchmark's, and the next exporter is tried.
+    Returns the ExportResult. Raises :class:`Unsupported` with the exporter's message when the pipeline cannot
+    export this model in ``dtype`` (any ``ganzoo.export.ExportError``, e.g. a model without half support or an
+    ``nn.Module`` that is not a GANModel); other failures propagate (recorded as ``error``).
     """
-    errors = []
-    for label, fn in ONNX_EXPORTERS:
-        try:
-            fn(model, module, tuple(example_inputs), path, dtype)
-        except (ImportError, AttributeError) as e:
-            logger.debug("%s unavailable: %s", label, e)
-            errors.append(f"{label}: {e}")
-            continue
-        except Exception as e:  # noqa: BLE001 - fall through to the next exporter
-            logger.info("%s failed (%s: %s); trying the next exporter", label, type(e).__name__, e)
-            errors.append(f"{label}: {type(e).__name__}: {e}")
-            continue
-        why = accept(path) if accept is not None else None
-        if why:
-            logger.info("%s wrote a graph the benchmark cannot use (%s); trying the next exporter", label, why)
-            errors.append(f"{label}: {why}")
-            continue
-        return label
-    raise RuntimeError("no ONNX exporter worked: " + " | ".join(errors))
+    from ganzoo.export import ExportError, to_onnx
+
+    m = model
+    p = next(model.parameters(), None)
+    if p is not None and (p.device.type != "cpu" or p.dtype != torch.float32):
+        m = copy.deepcopy(model).to(device="cpu", dtype=torch.float32)  # the graph is the same; export on the CPU
+    specs = getattr(model, "specs", None)
+    dynamic = bool(specs is not None and specs.dynamic_spatial and specs.spatial_symbols)
+    size = tuple(example_inputs[0].shape[2:]) if dynamic else None
+    try:
+        return to_onnx(m, path, dynamic_batch=True, validate=False, dtype=dtype, keep_io_types=False, size=size)
+    except ExportError as e:
+        raise Unsupported(f"ganzoo.export cannot export this model in {dtype}: {e}") from e
 
 
 def _ort_error_status(e: BaseException) -> type[Exception] | None:
@@ -412,21 +315,26 @@ class _OnnxBackendBase(Backend):
         super().__init__()
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.onnx_path: str | None = None
-        self._export_error: str | None = None
+        self._export_error: Exception | None = None
 
-    def _export(self, model, inputs_spec, dtype, device, accept=None) -> str:
-        if self._export_error is not None:  # do not retry a failed export for every batch size
-            raise RuntimeError(self._export_error)
+    def _export(self, model, inputs_spec, dtype) -> str:
+        """The graph of ``model`` in ``dtype`` (exported once per instance; a failure is remembered and raised
+        again for the other batch sizes instead of exporting again)."""
+        if self._export_error is not None:
+            raise self._export_error
         if self.onnx_path is None:
             if self._tmp is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="ganzoo-bench-")
             path = os.path.join(self._tmp.name, "model.onnx")
-            module = _module_copy(model, dtype, device)
             try:
-                self.info["onnx_exporter"] = export_onnx(model, module, inputs_spec, path, dtype, accept=accept)
-            except RuntimeError as e:
-                self._export_error = str(e)
+                res = export_onnx(model, inputs_spec, path, dtype)
+                why = _check_onnx_inputs(path, inputs_spec)
+                if why:
+                    raise Unsupported(f"the exported graph does not take the benchmark's inputs: {why}")
+            except Exception as e:  # noqa: BLE001 - remembered, re-raised for every batch size
+                self._export_error = e
                 raise
+            self.info["onnx_exporter"] = f"ganzoo.export.to_onnx (opset {res.opset})"
             self.onnx_path = path
         return self.onnx_path
 
@@ -464,10 +372,7 @@ class OnnxRuntimeBackend(_OnnxBackendBase):
 
         self.device = torch.device(device)
         if self.session is None:
-            def accept(path: str) -> str | None:
-                return _check_onnx_inputs(path, inputs_spec)
-
-            path = self._export(model, inputs_spec, dtype, device, accept=accept)
+            path = self._export(model, inputs_spec, dtype)
             so = ort.SessionOptions()
             so.intra_op_num_threads = torch.get_num_threads()
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -532,11 +437,9 @@ def _np_dtype(dtype: torch.dtype, np):
 
 
 def _check_onnx_inputs(path: str, inputs) -> str | None:
-    """Why the graph at ``path`` cannot take ``inputs`` (a fixed dim that differs), or None if it can."""
-    try:
-        import onnx
-    except ImportError:
-        return None
+    """Why the graph at ``path`` cannot take ``inputs`` (a fixed dim or element type that differs), or None."""
+    import onnx
+
     graph = onnx.load(path, load_external_data=False).graph
     inits = {i.name for i in graph.initializer}
     real = [i for i in graph.input if i.name not in inits]
@@ -579,7 +482,7 @@ class TensorRTBackend(_OnnxBackendBase):
 
         from ganzoo.export.tensorrt import graph_precision, has_weak_typing, network_flags
 
-        path = self._export(model, inputs_spec, dtype, device)
+        path = self._export(model, inputs_spec, dtype)
         # strongly typed (the only mode of TensorRT 11): the graph's types decide; the fp16 export is already half
         weak_fp16 = dtype == "fp16" and graph_precision(path) != "fp16"
         if weak_fp16 and not has_weak_typing(trt):

@@ -16,8 +16,9 @@ __all__ = ["BenchRecord", "STATUSES", "DTYPES"]
 #: ``error``: anything else.
 STATUSES = ("ok", "unavailable", "unsupported", "oom", "error")
 
-#: dtype names accepted by the benchmark, and their torch names
-DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+#: dtype names accepted by the benchmark: the short names of ganzoo.utils.SHORT_DTYPE_NAMES (the one dtype table,
+#: which imports torch; ganzoo.utils.to_torch_dtype maps them)
+DTYPES = ("fp32", "fp16", "bf16")
 
 
 @dataclass

@@ -16,8 +16,9 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .backends import (Backend, BackendUnavailable, Unsupported, generator_module, get_backend, list_backends,
-                       torch_dtype)
+from ganzoo.utils import flatten_outputs, to_torch_dtype
+
+from .backends import Backend, BackendUnavailable, Unsupported, generator_module, get_backend, list_backends
 from .records import DTYPES, BenchRecord
 
 __all__ = ["run", "build_model", "DEFAULT_BACKENDS"]
@@ -51,7 +52,7 @@ def _check_args(names, backends, batches, dtypes, size, device, warmup, iters, m
         raise ValueError(f"batches: expected positive integers, got {batches}")
     dtypes = _as_list(dtypes, "dtypes")
     if not dtypes or any(d not in DTYPES for d in dtypes):
-        raise ValueError(f"dtypes: expected names from {sorted(DTYPES)}, got {dtypes}")
+        raise ValueError(f"dtypes: expected names from {list(DTYPES)}, got {dtypes}")
     if size is not None:
         if isinstance(size, int):
             size = (size, size)
@@ -115,11 +116,7 @@ def build_model(name: str, device: str = "cpu", pretrained: bool = True) -> tupl
     weights = "random"
     if pretrained and cfg.has_weights:
         try:
-            load = ganzoo.load
-            try:
-                model = load(full, local_files_only=True)
-            except TypeError:
-                model = load(full)
+            model = ganzoo.load(full, local_files_only=True)
             weights = "pretrained"
         except Exception as e:  # noqa: BLE001 - weights are optional for timing
             logger.info("ganzoo.load(%r) failed (%s: %s); benchmarking random weights", full, type(e).__name__, e)
@@ -152,11 +149,11 @@ def _sample(model, batch: int, seed: int, size, device: str) -> tuple[tuple[torc
     gen = torch.Generator().manual_seed(seed)
     note = ""
     if size is not None:
-        cfg = getattr(model, "pretrained_cfg", None)
+        specs = getattr(model, "specs", None)
         try:
             inputs = model.sample_inputs(batch, generator=gen, device="cpu", dtype=torch.float32, size=size)
         except ValueError as e:
-            if cfg is not None and cfg.dynamic_spatial:
+            if specs is not None and specs.dynamic_spatial:
                 raise
             note = f"fixed-size model: size {size[0]}x{size[1]} ignored ({e})"
             gen = torch.Generator().manual_seed(seed)
@@ -327,16 +324,21 @@ def _timed_loop(fn, feed, device: str, iters: int, min_time_s: float, max_iters:
 
 
 def _to_tensors(out: Any) -> list[torch.Tensor]:
-    if isinstance(out, torch.Tensor):
-        return [out]
-    if isinstance(out, (tuple, list)):
-        return [t for o in out for t in _to_tensors(o)]
-    if isinstance(out, dict):
-        return [t for o in out.values() for t in _to_tensors(o)]
-    try:
-        return [torch.as_tensor(out)]  # numpy arrays from onnxruntime
-    except (TypeError, RuntimeError) as e:
-        raise TypeError(f"backend returned {type(out).__name__}, expected tensors or arrays") from e
+    """A backend's output as a flat list of tensors (:func:`ganzoo.utils.flatten_outputs`), numpy arrays (what
+    onnxruntime returns) converted first."""
+    def arrays_to_tensors(o: Any) -> Any:
+        if isinstance(o, (tuple, list)):
+            return [arrays_to_tensors(x) for x in o]
+        if isinstance(o, dict):
+            return {k: arrays_to_tensors(v) for k, v in o.items()}
+        if isinstance(o, torch.Tensor):
+            return o
+        try:
+            return torch.as_tensor(o)
+        except (TypeError, RuntimeError) as e:
+            raise TypeError(f"backend returned {type(o).__name__}, expected tensors or arrays") from e
+
+    return list(flatten_outputs(arrays_to_tensors(out)))
 
 
 def _max_abs_err(out: list[torch.Tensor], ref: list[torch.Tensor]) -> tuple[float | None, bool, str]:
@@ -381,7 +383,7 @@ def _bench_cell(rec: BenchRecord, backend: Backend, model: nn.Module, inputs: tu
         if not ok:
             rec.status, rec.reason = "unsupported", why
             return
-    tdtype = torch_dtype(dtype)
+    tdtype = to_torch_dtype(dtype)
     cast = tuple(x.to(tdtype) if torch.is_floating_point(x) else x for x in inputs)
     try:
         t0 = time.perf_counter()

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import InputDtypeError, InvalidConfigError, ModelTooLargeError, NonFiniteInputError
+from ..specs import ModelSpecs
 
 __all__ = [
     "ModelConfig", "GANModel", "check_tensor", "check_latent", "check_batch_size", "check_dtype", "check_finite",
@@ -206,6 +207,11 @@ class ModelConfig:
 
     def validate(self) -> None:  # overridden by every config: type and range of each field
         pass
+
+    def specs(self) -> "ModelSpecs":
+        """The generator's inputs and outputs (:class:`~ganzoo.specs.ModelSpecs`) for this config: shapes, value
+        ranges and size rules derived from the same fields the networks are built from. Every family defines it."""
+        raise NotImplementedError(f"{type(self).__name__} does not define specs()")
 
 
 # -- model inputs ---------------------------------------------------------------------------------------------------
@@ -405,6 +411,11 @@ class GANModel(nn.Module):
                 f"untrusted source is refused before anything is allocated. If this size is intended, build it "
                 f"inside `with ganzoo.models.base.max_parameters({total}):`")
         return counts
+
+    @property
+    def specs(self) -> ModelSpecs:
+        """The generator's input/output :class:`~ganzoo.specs.ModelSpecs`, derived from ``self.config``."""
+        return self.config.specs()
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.generator(*args, **kwargs)

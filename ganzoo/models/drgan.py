@@ -44,7 +44,8 @@ from torch import nn
 
 from ..errors import InvalidConfigError
 from ..layers import dcgan_init_
-from ..registry import PretrainedCfg, TensorSpec, register_model
+from ..registry import PretrainedCfg, register_model
+from ..specs import ModelSpecs, TensorSpec
 from .base import (MAX_CLASSES, GANModel, ModelConfig, check_batch_size, check_bool, check_choice, check_finite,
                    check_float, check_int, check_int_tuple, check_latent, check_tensor, first_param, is_tracing)
 
@@ -111,6 +112,25 @@ class DRGANConfig(ModelConfig):
         check_bool(self, "multi_image")
         check_float(self, "lr", 0.0, lo_open=True)
         check_float(self, "beta1", 0.0, 1.0, hi_open=True)
+
+    def specs(self) -> ModelSpecs:
+        nc, np_, nz, s = self.nc, self.num_poses, self.nz, IMAGE_SIZE
+        img_shape: tuple[int | str, ...] = ("B", nc, s, s)
+        img_desc = "input face, in [-1, 1]"
+        if self.multi_image:
+            n = self.num_images
+            img_shape = ("B", n, nc, s, s)
+            img_desc = f"N = {n} faces of one person per row (any N >= 1 works), in [-1, 1]"
+        return ModelSpecs(
+            inputs=(
+                TensorSpec("image", img_shape, (-1.0, 1.0), description=img_desc),
+                TensorSpec("pose", ("B",), (0.0, float(np_ - 1)), dtype="int64",
+                           description=f"target pose class in [0, {np_}) (a float one-hot (B, {np_}) also works)"),
+                TensorSpec("z", ("B", nz), (-1.0, 1.0), description="noise, U(-1, 1)"),
+            ),
+            outputs=(TensorSpec("generated", ("B", nc, s, s), (-1.0, 1.0),
+                                description="the input identity rendered at the target pose"),),
+            latent_dim=nz, image_size=(s, s), min_size=s)
 
     @property
     def feature_dim(self) -> int:
@@ -292,7 +312,7 @@ class DRGANGenerator(nn.Module):
         return self.decoder(h.view(b, self.feature_dim, FEATURE_SIZE, FEATURE_SIZE))
 
     def forward(self, image: torch.Tensor, pose: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        # Argument names match the registry's TensorSpecs (exported graphs take their input names from them).
+        # Argument names match the specs' input names (exported graphs take their input names from them).
         x = image
         # Validate everything before the encoder runs.
         if self.multi_image:
@@ -406,36 +426,17 @@ class DRGAN(GANModel):
         return image, pose, z
 
 
-def _cfg(multi: bool = False, **kwargs) -> PretrainedCfg:
-    cfg = {**kwargs.get("config", {})}
-    nc, np_, nz = cfg.get("nc", 3), cfg.get("num_poses", 13), cfg.get("nz", 50)
-    img_shape: tuple[int | str, ...] = ("B", nc, IMAGE_SIZE, IMAGE_SIZE)
-    if multi:
-        img_shape = ("B", 3, *img_shape[1:])
-    img_desc = ("N = 3 faces of one person per row (any N >= 1 works), in [-1, 1]" if multi
-                else "input face, in [-1, 1]")
-    return PretrainedCfg(
-        inputs=(
-            TensorSpec("image", img_shape, (-1.0, 1.0), description=img_desc),
-            TensorSpec("pose", ("B",), (0.0, float(np_ - 1)), dtype="int64",
-                       description=f"target pose class in [0, {np_}) (a float one-hot (B, {np_}) also works)"),
-            TensorSpec("z", ("B", nz), (-1.0, 1.0), description="noise, U(-1, 1)"),
-        ),
-        outputs=(TensorSpec("generated", ("B", nc, IMAGE_SIZE, IMAGE_SIZE), (-1.0, 1.0),
-                            description="the input identity rendered at the target pose"),),
-        latent_dim=nz, image_size=(IMAGE_SIZE, IMAGE_SIZE), min_size=IMAGE_SIZE, half_precision=True,
-        paper=PAPER, paper_url=PAPER_URL, citation=CITATION, **kwargs,
-    )
+def _cfg(**kwargs) -> PretrainedCfg:
+    return PretrainedCfg(half_precision=True, paper=PAPER, paper_url=PAPER_URL, citation=CITATION, **kwargs)
 
 
-# No public weights exist for the CVPR model (spec: models.md "DR-GAN"); the tags describe the paper's setting.
+# No public weights exist for the CVPR model; the tags describe the paper's setting.
 default_cfgs = {
     "drgan.multipie": _cfg(
         dataset="Multi-PIE (setting of the paper: 200 training identities, 13 poses within +-90 degrees)",
         description="single-image DR-GAN, Multi-PIE configuration (Nd=200, Np=13, Nz=50); no published weights",
     ),
     "drgan_multi.multipie": _cfg(
-        multi=True,
         dataset="Multi-PIE (setting of the paper: 200 training identities, 13 poses within +-90 degrees)",
         description="multi-image DR-GAN with learned confidence fusion, Multi-PIE configuration; no published weights",
     ),

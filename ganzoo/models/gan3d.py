@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from ..layers import ConvNormAct, dcgan_init_
-from ..registry import PretrainedCfg, TensorSpec, register_model
+from ..registry import PretrainedCfg, register_model
+from ..specs import ModelSpecs, TensorSpec
 from .base import (MAX_TRAIN_INT, GANModel, ModelConfig, check_batch_size, check_bool, check_choice, check_float,
                    check_int, check_latent, check_tensor, first_param)
 
@@ -89,6 +90,14 @@ class GAN3DConfig(ModelConfig):
     def num_blocks(self) -> int:
         """Stride-2 blocks after the 4^3 projection (4 for 64^3, 3 for 32^3)."""
         return int(math.log2(self.volume_size)) - 2
+
+    def specs(self) -> ModelSpecs:
+        s = self.volume_size
+        return ModelSpecs(
+            inputs=(TensorSpec("z", ("B", self.nz), (0.0, 1.0), description="latent code, U(0, 1)"),),
+            outputs=(TensorSpec("occupancy", ("B", 1, s, s, s), (0.0, 1.0),
+                                description="voxel occupancy probability (threshold at 0.5 for a binary shape)"),),
+            latent_dim=self.nz, image_size=(s, s, s))
 
 
 class GAN3DGenerator(nn.Module):
@@ -189,16 +198,9 @@ class GAN3D(GANModel):
         return (torch.rand(batch_size, self.config.nz, generator=generator, device=device, dtype=dtype),)
 
 
-def _cfg(volume_size: int = 64, **kwargs) -> PretrainedCfg:
-    s = volume_size
-    return PretrainedCfg(
-        inputs=(TensorSpec("z", ("B", 200), (0.0, 1.0), description="latent code, U(0, 1)"),),
-        outputs=(TensorSpec("occupancy", ("B", 1, s, s, s), (0.0, 1.0),
-                            description="voxel occupancy probability (threshold at 0.5 for a binary shape)"),),
-        latent_dim=200, image_size=(s, s, s), half_precision=True, min_opset=13,
-        paper=PAPER, paper_url="https://arxiv.org/abs/1610.07584", citation=CITATION, license="apache-2.0",
-        **kwargs,
-    )
+def _cfg(**kwargs) -> PretrainedCfg:
+    return PretrainedCfg(half_precision=True, paper=PAPER, paper_url="https://arxiv.org/abs/1610.07584",
+                         citation=CITATION, license="apache-2.0", **kwargs)
 
 
 # No weights are published by ganzoo yet. The authors' release (zck119/3dgan-release) holds one Torch7 (.t7)
@@ -210,7 +212,7 @@ default_cfgs = {
                     "weights; rimchang/3DGAN-Pytorch 64^3 checkpoints load through the gan3d converter.",
     ),
     "gan3d_32.chair": _cfg(
-        volume_size=32, hub_id=None, dataset="ShapeNet chairs; no weights published yet",
+        hub_id=None, dataset="ShapeNet chairs; no weights published yet",
         description="32^3 3D-GAN variant (one fewer stride-2 block; ganzoo configuration, not in the paper). "
                     "No weights are published yet.",
     ),

@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import ConvNormAct, ResidualBlock, dcgan_init_
-from ..registry import PretrainedCfg, TensorSpec, register_model
+from ..registry import PretrainedCfg, register_model
+from ..specs import ModelSpecs, TensorSpec
 from ..errors import InvalidConfigError
 from .base import (MAX_DEPTH, MAX_SIDE, GANModel, ModelConfig, check_batch_size, check_choice, check_finite,
                    check_float, check_int, check_int_tuple, check_tensor, config_error, first_param, is_tracing)
@@ -134,6 +135,19 @@ class PGGANInpaintConfig(ModelConfig):
     def size_multiple(self) -> int:
         """The generator's input sides must be multiples of this (2 per stride-2 downsampling)."""
         return 2 ** (len(self.g_widths) - 1)
+
+    def specs(self) -> ModelSpecs:
+        c = self.nc
+        return ModelSpecs(
+            inputs=(
+                TensorSpec("image", ("B", c, "H", "W"), (-1.0, 1.0), description="masked image, hole filled with 0"),
+                TensorSpec("mask", ("B", 1, "H", "W"), (0.0, 1.0),
+                           description="binary mask, 1 = known pixel, 0 = hole"),
+            ),
+            outputs=(TensorSpec("inpainted", ("B", c, "H", "W"), (-1.0, 1.0),
+                                description="inpainted image: known pixels copied from the input, hole generated"),),
+            image_size=(self.image_size, self.image_size), min_size=self.min_size, size_multiple=self.size_multiple,
+            dynamic_spatial=True)
 
     @property
     def block_dilations(self) -> tuple[int, ...]:
@@ -389,17 +403,8 @@ _DESCRIPTION = (
 
 
 def _cfg(**kwargs) -> PretrainedCfg:
-    return PretrainedCfg(
-        inputs=(
-            TensorSpec("image", ("B", 3, "H", "W"), (-1.0, 1.0), description="masked image, hole filled with 0"),
-            TensorSpec("mask", ("B", 1, "H", "W"), (0.0, 1.0), description="binary mask, 1 = known pixel, 0 = hole"),
-        ),
-        outputs=(TensorSpec("inpainted", ("B", 3, "H", "W"), (-1.0, 1.0),
-                            description="inpainted image: known pixels copied from the input, hole generated"),),
-        latent_dim=None, image_size=(256, 256), min_size=32, size_multiple=4, dynamic_spatial=True,
-        half_precision=True, min_opset=17, paper=PAPER, paper_url="https://arxiv.org/abs/1803.07422",
-        citation=CITATION, description=_DESCRIPTION, **kwargs,
-    )
+    return PretrainedCfg(half_precision=True, paper=PAPER, paper_url="https://arxiv.org/abs/1803.07422",
+                         citation=CITATION, description=_DESCRIPTION, **kwargs)
 
 
 default_cfgs = {

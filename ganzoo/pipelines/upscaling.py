@@ -39,7 +39,7 @@ import torch.nn.functional as F
 
 from ..errors import NotASuperResolutionModelError
 from ..models.base import GANModel
-from ..utils import FLOAT_DTYPES, eval_mode
+from ..utils import FLOAT_DTYPES, eval_mode, to_torch_dtype
 from .tiling import TilePlan, tiled_apply
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,9 +50,8 @@ logger = logging.getLogger("ganzoo.pipelines")
 __all__ = ["upscale", "Upscaler", "receptive_radius", "resolve_sr_model", "onnx_cache_dir", "DTYPES", "BACKENDS",
            "DEFAULT_TILE", "DEFAULT_OVERLAP"]
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-# every accepted name (ganzoo.utils.FLOAT_DTYPES) -> its canonical one
-_DTYPE_ALIASES = {alias: str(dt).replace("torch.", "") for alias, dt in FLOAT_DTYPES.items()}
+#: canonical dtype name -> torch dtype, from the one table (every alias of ganzoo.utils.FLOAT_DTYPES is accepted)
+DTYPES = {str(dt).replace("torch.", ""): dt for dt in FLOAT_DTYPES.values()}
 BACKENDS = ("eager", "onnxruntime")
 DEFAULT_TILE = 256
 DEFAULT_OVERLAP = 32
@@ -100,13 +99,13 @@ def resolve_sr_model(model: str | os.PathLike | GANModel, *, allow_pickle: bool 
 
 
 def _io_ranges(model: GANModel) -> tuple[tuple[float, float], tuple[float, float]]:
-    """(input_range, output_range) of an SR model: its config's, else its TensorSpecs'."""
-    cfg, pc = model.config, model.pretrained_cfg
-    rin = getattr(cfg, "input_range", None) or (pc.inputs[0].range if pc is not None and pc.inputs else None)
-    rout = getattr(cfg, "output_range", None) or (pc.outputs[0].range if pc is not None and pc.outputs else None)
-    if rin is None or rout is None:
-        raise ValueError(f"{_label(model)} states no input/output value range (config.input_range / output_range)")
-    return (float(rin[0]), float(rin[1])), (float(rout[0]), float(rout[1]))
+    """(input_range, output_range) of an SR model (:func:`ganzoo.metrics.sr_value_ranges`)."""
+    from ..metrics import sr_value_ranges
+
+    try:
+        return sr_value_ranges(model)
+    except ValueError as e:
+        raise ValueError(f"{_label(model)}: {e}") from None
 
 
 def receptive_radius(config: Any) -> int:
@@ -148,14 +147,7 @@ def _torch_device(device: str | torch.device | None, model: GANModel, own_device
 
 
 def _dtype_name(dtype: str | torch.dtype) -> str:
-    if isinstance(dtype, torch.dtype):
-        for k, v in DTYPES.items():
-            if v == dtype:
-                return k
-    name = _DTYPE_ALIASES.get(dtype, dtype) if isinstance(dtype, str) else None
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
-    return name
+    return str(to_torch_dtype(dtype)).replace("torch.", "")
 
 
 def _check_dtype_validated(model: GANModel, dtype: str) -> None:
@@ -223,51 +215,27 @@ def onnx_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 
 
 def _export_key(model: GANModel, dtype: str) -> str:
-    """sha256 of everything the exported graph depends on: the generator's weights and buffers (names, dtypes,
-    shapes, bytes), the model's config and name, the export dtype and the exporting versions."""
+    """sha256 of everything the exported graph depends on: the generator's weights and buffers
+    (:func:`ganzoo.utils.state_sha256`), the model's config and name, the export dtype and the exporting versions."""
     import onnx
 
     from .._version import __version__
+    from ..utils import state_sha256
 
-    h = hashlib.sha256()
-    head = {"v": 1, "ganzoo": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
+    head = {"v": 2, "ganzoo": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
             "model": model.model_name, "class": type(model).__qualname__, "config": model.config.to_dict(),
-            "dtype": dtype}
-    h.update(json.dumps(head, sort_keys=True, default=str).encode())
-    for name, t in sorted(model.generator.state_dict().items()):
-        t = t.detach().to("cpu").contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+            "dtype": dtype, "weights": state_sha256(model.generator)}
+    return hashlib.sha256(json.dumps(head, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _export_ready(model: GANModel) -> tuple[GANModel, bool]:
-    """A float32 CPU model with a pretrained_cfg (which ``to_onnx`` needs for its TensorSpecs), sharing weights with
-    ``model`` when it already is one. Second value: whether the caller's model had no metadata (its own model)."""
-    from dataclasses import replace
-
-    from ..registry import TensorSpec, resolve_pretrained_cfg
-
+    """``model`` as a float32 CPU model (itself when it already is one, else a copy), and whether it is the
+    caller's own model (no registry pretrained_cfg, so no half-precision verdict). Its specs come from its config,
+    which is all ``to_onnx`` needs."""
     p = next(model.generator.parameters(), None)
     m = model if p is None or (p.device.type == "cpu" and p.dtype == torch.float32) else copy.deepcopy(model).to(
         "cpu", torch.float32)
-    own = m.pretrained_cfg is None
-    if own:
-        if not m.model_name:
-            raise ValueError(f"{type(model).__name__} has neither a registry name nor a pretrained_cfg, so it cannot "
-                             f"be exported for the onnxruntime backend; build it with ganzoo.create / ganzoo.load")
-        base = resolve_pretrained_cfg(m.model_name)
-        rin, rout = _io_ranges(m)
-        scale = m.config.scale
-        c = m.config.in_channels
-        m = copy.copy(m)  # a shallow copy: same modules and weights, its own pretrained_cfg attribute
-        m.pretrained_cfg = replace(
-            base, config={},
-            inputs=(TensorSpec("lr", ("B", c, "H", "W"), rin, description="low-resolution image"),),
-            outputs=(TensorSpec("sr", ("B", c, f"H*{scale}", f"W*{scale}"), rout,
-                                description=f"super-resolved image, x{scale}"),),
-            scale=scale, dynamic_spatial=True)
-    return m, own
+    return m, m.pretrained_cfg is None
 
 
 def cached_onnx(model: GANModel, dtype: str, cache_dir: str | os.PathLike | None = None) -> Path:

@@ -4,23 +4,27 @@ Paper settings: Adam lr 2e-4, betas (0.5, 0.999), batch 64-128, data in [-1, 1],
 non-saturating generator loss. Runs on the CPU in minutes to tens of minutes.
 
     python -m ganzoo.train.dcgan --model dcgan --dataset mnist --steps 1500 --out runs/dcgan-mnist
+    python -m ganzoo.train.dcgan ... --steps 3000 --out runs/dcgan-mnist --resume       # continue a run
+    torchrun --nproc_per_node 2 -m ganzoo.train.dcgan ... --out runs/ddp                 # data parallel
+
+The run folder is described in :mod:`ganzoo.train.engine`; ``ganzoo.load("runs/dcgan-mnist")`` loads it.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+
+from ..models.base import GANModel
+from .engine import GANTrainer
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DCGANRecipe", "train_dcgan", "check_recipe"]
+__all__ = ["DCGANRecipe", "DCGANTrainer", "train_dcgan", "check_recipe"]
 
 
 @dataclass
@@ -65,115 +69,78 @@ def check_recipe(recipe: DCGANRecipe) -> None:
     resolve_pretrained_cfg(f"{recipe.model}.{recipe.dataset}")  # UnknownTagError for a dataset without a tag
 
 
-def train_dcgan(recipe: DCGANRecipe, out_dir: str | Path) -> "torch.nn.Module":
-    """Train from scratch; writes ``out_dir/model.safetensors`` (fp32, G + D), ``recipe.json``,
-    ``log.jsonl`` and a sample grid every 250 steps. Returns the trained model in eval mode.
+class DCGANTrainer(GANTrainer):
+    """One step: D on a real and a generated batch (two forward passes, as the reference implementation), then G
+    with the non-saturating loss through D."""
 
-    The recipe is checked first (ValueError). Every file is written atomically with the umask's mode. If the run
-    fails before its first checkpoint, the files it wrote and the folders it created are removed; after a
-    checkpoint they are kept (the last ``model.safetensors`` is a usable model)."""
-    from .. import create
-    from ..data import load_dataset
-    from ..hub.io import save_safetensors
-    from ..utils import atomic_write_bytes, save_image_grid
+    module = "ganzoo.train.dcgan"
 
-    check_recipe(recipe)
-    out = Path(out_dir).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out}: exists and is not a folder")
-    created: list[Path] = []
-    d = out
-    while not d.exists() and d.parent != d:
-        created.append(d)
-        d = d.parent
-    written: list[Path] = []
-    checkpointed = False
-    log = None
-    try:
-        model = create(f"{recipe.model}.{recipe.dataset}")
-        cfg = model.config
-        data = load_dataset(recipe.dataset, image_size=cfg.image_size, resize=recipe.resize)
-        if data.shape[1] != cfg.nc:
-            raise ValueError(f"dataset has {data.shape[1]} channels, model expects nc={cfg.nc}")
-        if recipe.threads:
-            torch.set_num_threads(recipe.threads)
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(out / "recipe.json", json.dumps(asdict(recipe), indent=2).encode())
-        written.append(out / "recipe.json")
-        torch.manual_seed(recipe.seed)
-        gen = torch.Generator().manual_seed(recipe.seed)
-        G, D = model.generator, model.discriminator
-        opt_g = torch.optim.Adam(G.parameters(), recipe.lr, betas=(recipe.beta1, recipe.beta2))
-        opt_d = torch.optim.Adam(D.parameters(), recipe.lr, betas=(recipe.beta1, recipe.beta2))
-        fixed_z = torch.randn(64, cfg.nz, generator=gen)
-        model.train()
-        log = (out / "log.jsonl").open("w")
-        written.append(out / "log.jsonl")
-        t0 = time.perf_counter()
-        perm = torch.randperm(len(data), generator=gen)
-        pos = 0
-        for step in tqdm(range(1, recipe.steps + 1), desc=f"train {recipe.model}", unit="step"):
-            if pos + recipe.batch_size > len(data):
-                perm, pos = torch.randperm(len(data), generator=gen), 0
-            real = data[perm[pos: pos + recipe.batch_size]]
-            pos += recipe.batch_size
-            z = torch.randn(recipe.batch_size, cfg.nz, generator=gen)
-            fake = G(z)
-            # D: maximise log D(x) + log(1 - D(G(z))), written with logits.
-            loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            # G: the non-saturating loss, maximise log D(G(z)).
-            loss_g = F.softplus(-D(fake)).mean()
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            if step % 25 == 0 or step == recipe.steps:
-                rec = {"step": step, "loss_d": round(loss_d.item(), 4), "loss_g": round(loss_g.item(), 4),
-                       "elapsed_s": round(time.perf_counter() - t0, 1)}
-                log.write(json.dumps(rec) + "\n")
-                log.flush()
-            if step % 250 == 0 or step == recipe.steps:
-                G.eval()
-                with torch.no_grad():
-                    sample_path = out / f"samples_{step:05d}.png"
-                    save_image_grid(G(fixed_z), sample_path)
-                    written.append(sample_path)
-                G.train()
-                save_safetensors({k: v.detach().contiguous() for k, v in model.state_dict().items()},
-                                 out / "model.safetensors")
-                written.append(out / "model.safetensors")
-                checkpointed = True
-        log.close()
-    except BaseException:
-        if log is not None:
-            log.close()
-        if not checkpointed:
-            for f in written:
-                f.unlink(missing_ok=True)
-            for c in created:  # innermost first, only if empty
-                try:
-                    c.rmdir()
-                except OSError:
-                    break
-        else:
-            logger.warning("training stopped; the last checkpoint stays in %s", out)
-        raise
-    model.eval()
-    logger.info("trained %s for %d steps in %.0f s", recipe.model, recipe.steps, time.perf_counter() - t0)
-    return model
+    def check(self) -> None:
+        check_recipe(self.recipe)
+
+    def build(self) -> GANModel:
+        from .. import create
+
+        return create(f"{self.recipe.model}.{self.recipe.dataset}")
+
+    def make_optimizers(self, model: GANModel) -> dict[str, torch.optim.Optimizer]:
+        r = self.recipe
+        return {"g": torch.optim.Adam(model.generator.parameters(), r.lr, betas=(r.beta1, r.beta2)),
+                "d": torch.optim.Adam(model.discriminator.parameters(), r.lr, betas=(r.beta1, r.beta2))}
+
+    def prepare(self) -> None:
+        from ..data import load_dataset
+
+        r, cfg = self.recipe, self.model.config
+        if r.threads:
+            torch.set_num_threads(r.threads)
+        self.data = load_dataset(r.dataset, image_size=cfg.image_size, resize=r.resize)
+        if self.data.shape[1] != cfg.nc:
+            raise ValueError(f"dataset has {self.data.shape[1]} channels, model expects nc={cfg.nc}")
+        # a fixed grid, drawn from its own generator so resuming does not change it
+        self.fixed_z = torch.randn(64, cfg.nz, generator=torch.Generator().manual_seed(r.seed))
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        r, ctx, nz = self.recipe, self.ctx, self.model.config.nz
+        idx = torch.randint(len(self.data), (r.batch_size,), generator=self.gen)
+        real = ctx.shard(self.data[idx]).to(ctx.device)
+        z = ctx.shard(torch.randn(r.batch_size, nz, generator=self.gen)).to(ctx.device)
+        fake = self.G(z)
+        # D: maximise log D(x) + log(1 - D(G(z))), written with logits.
+        loss_d = F.softplus(-self.D(real)).mean() + F.softplus(self.D(fake.detach())).mean()
+        self.optimizers["d"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizers["d"].step()
+        # G: the non-saturating loss, maximise log D(G(z)).
+        loss_g = F.softplus(-self.D(fake)).mean()
+        self.optimizers["g"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.optimizers["g"].step()
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
+
+    def sample_grid(self) -> tuple[torch.Tensor, tuple[float, float]]:
+        return self.model.generator(self.fixed_z.to(self.ctx.device)), (-1.0, 1.0)
+
+
+def train_dcgan(recipe: DCGANRecipe, out_dir: str | Path, *, resume: bool = False,
+                device: str | None = None) -> GANModel:
+    """Train (or, with ``resume``, continue) a DCGAN; the run folder is a save_pretrained folder
+    (:mod:`ganzoo.train.engine`). The recipe is checked first (ValueError). Returns the model in eval mode."""
+    return DCGANTrainer(recipe, out_dir, resume=resume, device=device).run()
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="ganzoo train dcgan", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     for k, v in asdict(DCGANRecipe()).items():
         p.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the run folder")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     args = vars(p.parse_args(argv))
-    out = args.pop("out")
+    out, resume, device = args.pop("out"), args.pop("resume"), args.pop("device")
     logging.basicConfig(level=logging.INFO)
-    train_dcgan(DCGANRecipe(**args), out)
+    train_dcgan(DCGANRecipe(**args), out, resume=resume, device=device)
 
 
 if __name__ == "__main__":

@@ -271,16 +271,12 @@ def convert_checkpoint(path_or_obj: str | os.PathLike | Mapping, family: str | N
 
 
 def load_converted(model: nn.Module, sd: StateDict) -> nn.Module:
-    """Load a converted state dict that covers the generator, the discriminator, or both. Each part present
-    must match completely (names and shapes); nothing is copied otherwise."""
-    from ..io import check_state_dict
+    """Load a converted state dict that covers the generator, the discriminator, or both
+    (:func:`ganzoo.hub.io.load_parts`): each part present must match completely (names and shapes); nothing is
+    copied otherwise."""
+    from ..io import load_parts
 
-    parts = {k.split(".", 1)[0] for k in sd}
-    for part in parts:
-        sub = {k: v for k, v in sd.items() if k.startswith(part + ".")}
-        full = {k for k in model.state_dict() if k.startswith(part + ".")}
-        check_state_dict(model, sub, prefix=part + ".", partial=False) if full else check_state_dict(model, sub)
-    model.load_state_dict(sd, strict=False)
+    load_parts(model, sd)
     return model
 
 
@@ -294,7 +290,8 @@ class Detection:
     ``layout``: ``"family/layout"`` of the converter(s) used (``"ganzoo"`` for ganzoo-layout weights, parts of
     different layouts joined by ``+``). ``model_name``: the registered model to build, ``config``: its config
     overrides (hyper-parameters and I/O convention), ``state_dict``: the weights under ganzoo names, ready for
-    :func:`load_converted` into ``ganzoo.create(model_name, **config)``. ``parts``: the networks present.
+    :func:`load_converted` into ``ganzoo.factory.build_model(model_name, None, config)`` (the architecture with
+    these fields over its paper defaults). ``parts``: the networks present.
     ``undetermined``: config fields the weights do not determine and that were left at the builder's defaults
     (only for ganzoo-layout weights without metadata); ``config_source``: ``"metadata"`` (the file's safetensors
     metadata) or ``"shapes"``.
@@ -341,14 +338,15 @@ def _default_model(family: str) -> str:
 
 
 def _fit(model_name: str, config: Mapping[str, Any], sd: StateDict) -> tuple[StateDict, str | None]:
-    """Check ``sd`` against ``create(model_name, **config)`` built on the meta device (no memory, no compute), for
-    the networks ``sd`` holds. Returns ``(sd, None)`` with missing BatchNorm ``num_batches_tracked`` counters added
-    (old checkpoints lack them), or ``(sd, reason)`` when the names or shapes do not fit."""
-    from ganzoo.registry import create
+    """Check ``sd`` against the architecture ``model_name`` with ``config`` over its paper defaults (no tag's
+    config), built on the meta device (no memory, no compute), for the networks ``sd`` holds. Returns ``(sd, None)``
+    with missing BatchNorm ``num_batches_tracked`` counters added (old checkpoints lack them), or ``(sd, reason)``
+    when the names or shapes do not fit."""
+    from ganzoo.factory import build_model
 
     try:
         with torch.device("meta"):
-            model = create(model_name, **dict(config))
+            model = build_model(model_name, None, config)
     except (ValueError, TypeError) as e:
         return sd, f"{model_name} with config {dict(config)} cannot be built: {e}"
     ref = model.state_dict()

@@ -1,0 +1,230 @@
+"""What every training recipe shares: the run folder, checkpoints and resume, the log, samples, the progress bar
+and data-parallel execution (:mod:`ganzoo.train.distributed`).
+
+A recipe subclasses :class:`GANTrainer` and implements :meth:`~GANTrainer.build` (the model),
+:meth:`~GANTrainer.make_optimizers`, :meth:`~GANTrainer.train_step` (one step on the global batch it draws from
+the trainer's seeded generator) and :meth:`~GANTrainer.sample_grid`. :meth:`GANTrainer.run` does the rest.
+
+The run folder (``--out``) is a ``save_pretrained`` folder, so ``ganzoo.load("./run")`` loads the latest
+checkpoint's model; the training state lives in ``run/train/``::
+
+    run/config.json, model.safetensors, README.md   the model (fp32, generator + discriminator), its card
+    run/train/recipe.json                           the recipe (resuming with another recipe is refused)
+    run/train/checkpoint.pt                         model + optimizer states, step, RNG state (for --resume)
+    run/train/log.jsonl                             one line of losses every ``log_every`` steps
+    run/train/samples_<step>.png                    a sample grid every ``sample_every`` steps
+
+Every file is written atomically. Checkpoints are read back with ``torch.load(weights_only=True)`` only.
+If a fresh run fails before its first checkpoint, everything it wrote is removed.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from ..models.base import GANModel
+from .distributed import DistContext, setup, shutdown, unwrap
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["GANTrainer", "TRAIN_DIR", "CHECKPOINT"]
+
+TRAIN_DIR = "train"
+CHECKPOINT = "checkpoint.pt"
+
+
+class GANTrainer:
+    """Base of the training recipes. ``recipe`` is the recipe's dataclass (its fields are the command-line options;
+    it must have ``steps``, ``batch_size`` and ``seed``)."""
+
+    #: the recipe module, for the command recorded in the model card (``python -m <module> ...``)
+    module: ClassVar[str] = ""
+    log_every: ClassVar[int] = 25
+    sample_every: ClassVar[int] = 250
+
+    def __init__(self, recipe: Any, out_dir: str | Path, *, resume: bool = False, device: str | None = None):
+        self.recipe = recipe
+        self.out = Path(out_dir).expanduser()
+        self.resume = resume
+        self.device_arg = device
+        self.step = 0
+        self.gen = torch.Generator().manual_seed(int(recipe.seed))
+        self.ctx = DistContext()
+        self.model: GANModel | None = None
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.last: dict[str, float] = {}
+
+    # -- what recipes implement -------------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise ValueError naming the first recipe field out of range (before anything is built or loaded)."""
+
+    def build(self) -> GANModel:
+        """The model to train, on the CPU (the trainer moves it to the device)."""
+        raise NotImplementedError
+
+    def make_optimizers(self, model: GANModel) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Load data and anything else the steps need (called once, after the model is built)."""
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One optimisation step; returns the losses (scalars, this process's values). Draw the global batch and
+        noise from ``self.gen`` (the same on every process) and keep ``self.ctx.shard(...)`` of them; call the
+        networks through ``self.G`` / ``self.D`` (DistributedDataParallel under torchrun)."""
+        raise NotImplementedError
+
+    def sample_grid(self) -> tuple[torch.Tensor, tuple[float, float]]:
+        """A batch of images (N, C, H, W) to save as the step's sample grid, and their value range."""
+        raise NotImplementedError
+
+    def training_info(self) -> dict[str, Any]:
+        """What the model card says about how the weights were made (recipe, command, steps, losses, wall time)."""
+        import platform
+
+        opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in dataclasses.asdict(self.recipe).items())
+        return {
+            "recipe": f"{self.module.replace('.', '/')}.py",
+            "command": f"python -m {self.module} {opts} --out {self.out}",
+            "settings": dataclasses.asdict(self.recipe),
+            "steps": self.step,
+            "final losses": dict(self.last),
+            "processes": self.ctx.world_size,
+            "machine": f"{platform.machine()} {self.ctx.device.type}, torch {torch.__version__}",
+        }
+
+    # -- the loop ---------------------------------------------------------------------------------------------------
+
+    @property
+    def train_dir(self) -> Path:
+        return self.out / TRAIN_DIR
+
+    def run(self) -> GANModel:
+        """Train to ``recipe.steps`` (from the checkpoint with ``resume``); returns the model in eval mode."""
+        from tqdm.auto import tqdm
+
+        self.check()
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"--out {self.out}: exists and is not a folder")
+        ckpt = self.train_dir / CHECKPOINT
+        if self.resume and not ckpt.is_file():
+            raise ValueError(f"--resume: no checkpoint at {ckpt}")
+        if not self.resume and self.train_dir.exists():
+            raise ValueError(f"--out {self.out} holds a training run ({TRAIN_DIR}/): pass --resume to continue it, "
+                             f"or choose another folder")
+        self.ctx = setup(self.device_arg)
+        self.ctx.check_batch(int(self.recipe.batch_size))
+        created = [d for d in (self.out, *self.out.parents) if not d.exists()]
+        bar = None
+        try:
+            torch.manual_seed(int(self.recipe.seed))  # the same initial weights on every process
+            model = self.build()
+            self.model = model.to(self.ctx.device).train()
+            self.optimizers = self.make_optimizers(model)
+            if self.resume:
+                self._load_checkpoint(ckpt)
+            elif self.ctx.is_main:
+                self.train_dir.mkdir(parents=True, exist_ok=True)
+                self._write(self.train_dir / "recipe.json", json.dumps(dataclasses.asdict(self.recipe), indent=2))
+            self.G, self.D = self.ctx.wrap(model.generator), self.ctx.wrap(model.discriminator)
+            self.prepare()
+            t0 = time.perf_counter()
+            bar = tqdm(total=int(self.recipe.steps), initial=self.step, desc=f"train {model.model_name}",
+                       unit="step", disable=not self.ctx.is_main)
+            while self.step < int(self.recipe.steps):
+                losses = self.train_step()
+                self.step += 1
+                bar.update(1)
+                if self.step % self.log_every == 0 or self.step == self.recipe.steps:
+                    self.last = {k: round(self.ctx.mean(v), 5) for k, v in losses.items()}
+                    bar.set_postfix(self.last)
+                    self._log({"step": self.step, **self.last, "elapsed_s": round(time.perf_counter() - t0, 1)})
+                if self.step % self.sample_every == 0 or self.step == self.recipe.steps:
+                    self._checkpoint()
+        except BaseException:
+            if bar is not None:
+                bar.close()  # ends the bar's line, so an error message starts on its own
+                bar = None
+            if self.ctx.is_main:
+                if self.resume or (self.train_dir / CHECKPOINT).exists():
+                    logger.warning("training stopped; the last checkpoint stays in %s", self.out)
+                else:  # a fresh run without a checkpoint leaves nothing behind
+                    shutil.rmtree(self.out if self.out in created else self.train_dir, ignore_errors=True)
+                    for d in created[1:]:  # the parents this run made, innermost first, if empty
+                        try:
+                            d.rmdir()
+                        except OSError:
+                            break
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+            shutdown(self.ctx)
+        logger.info("trained %s to step %d", model.model_name, self.step)
+        return model.eval()
+
+    # -- files ------------------------------------------------------------------------------------------------------
+
+    def _write(self, path: Path, data: str | bytes) -> None:
+        from ..utils import atomic_write
+
+        atomic_write(path, data.encode() if isinstance(data, str) else data)
+
+    def _log(self, rec: dict[str, Any]) -> None:
+        if not self.ctx.is_main:
+            return
+        with (self.train_dir / "log.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    def _checkpoint(self) -> None:
+        """Sample grid, the save_pretrained folder and the resumable checkpoint (rank 0 writes; all wait)."""
+        from .. import save_pretrained
+        from ..utils import atomic_write, save_image_grid
+
+        model = self.model
+        assert model is not None
+        if self.ctx.is_main:
+            was = model.training
+            model.eval()
+            with torch.no_grad():
+                images, value_range = self.sample_grid()
+            model.train(was)
+            save_image_grid(images, self.train_dir / f"samples_{self.step:05d}.png", value_range=value_range)
+            state = {
+                "step": self.step,
+                "recipe": dataclasses.asdict(self.recipe),
+                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "rng": self.gen.get_state(),
+            }
+            atomic_write(self.train_dir / CHECKPOINT, lambda f: torch.save(state, f))
+            cpu = model if self.ctx.device.type == "cpu" else copy.deepcopy(unwrap(model)).cpu()
+            save_pretrained(cpu, self.out, training=self.training_info(), overwrite=True)
+        self.ctx.barrier()
+
+    def _load_checkpoint(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        saved = state.get("recipe", {})
+        now = dataclasses.asdict(self.recipe)
+        differ = sorted(k for k in now if k != "steps" and saved.get(k) != now[k])
+        if differ:
+            changes = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in differ)
+            raise ValueError(f"--resume: the recipe differs from the run's ({changes}); only --steps may change")
+        if int(state["step"]) > int(self.recipe.steps):
+            raise ValueError(f"--resume: the run is at step {state['step']}, beyond --steps {self.recipe.steps}")
+        assert self.model is not None
+        self.model.load_state_dict(state["model"])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        self.gen.set_state(state["rng"])
+        self.step = int(state["step"])
+        logger.info("resumed %s at step %d", self.out, self.step)
