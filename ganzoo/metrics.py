@@ -17,6 +17,13 @@ Python ports, e.g. BasicSR's ``calculate_psnr`` / ``calculate_ssim`` with ``test
   This equals ``skimage.metrics.structural_similarity(..., gaussian_weights=True, sigma=1.5,
   use_sample_covariance=False, data_range=L)`` and BasicSR's ``_ssim``.
 
+**Hole metrics** (inpainting; :func:`masked_psnr`, :func:`masked_ssim`, :func:`masked_l1`, :func:`inpaint_scores`):
+the same quantities restricted to the hole of a bool mask (H, W), ``True`` = hole (the convention of
+:mod:`ganzoo.data.inpainting`), every channel of every hole pixel counting alike. PSNR from the MSE over the hole;
+L1 the mean absolute error over the hole divided by ``data_range`` (so in [0, 1]); SSIM the mean of the SSIM map
+(:func:`ssim_map`, the one :func:`ssim` averages) over the hole pixels on which the whole 11x11 window fits
+(hole pixels within 5 pixels of the image border are left out; the window itself sees known pixels too).
+
 Inputs are numpy arrays (H, W) or (H, W, C): uint8 (range 0..255 unless ``data_range`` says otherwise) or float
 (``data_range`` must be given: 1.0 for images in [0, 1], 255.0 for floats on the 0..255 scale). All arithmetic
 is float64. Only numpy is needed.
@@ -33,7 +40,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["rgb_to_y", "psnr", "ssim", "sr_scores", "gaussian_window_1d", "sr_preprocess", "sr_postprocess",
+__all__ = ["rgb_to_y", "psnr", "ssim", "ssim_map", "sr_scores", "masked_psnr", "masked_l1", "masked_ssim",
+           "inpaint_scores", "gaussian_window_1d", "sr_preprocess", "sr_postprocess",
            "sr_forward", "sr_value_ranges", "BT601_Y_WEIGHTS", "BT601_Y_OFFSET"]
 
 #: MATLAB rgb2ycbcr: Y = 16 + 65.481 R + 128.553 G + 24.966 B, R, G, B in [0, 1], Y on the 0..255 scale.
@@ -143,13 +151,14 @@ def _filter_valid(x: np.ndarray, g: np.ndarray) -> np.ndarray:
     return sum(g[j] * rows[:, j:w - k + 1 + j] for j in range(k))
 
 
-def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float | None = None, border: int = 0,
-         y_channel: bool = False) -> float:
-    """Mean structural similarity (Wang et al. 2004), 11x11 Gaussian window sigma 1.5, K1 0.01, K2 0.03.
+def ssim_map(a: np.ndarray, b: np.ndarray, *, data_range: float | None = None, border: int = 0,
+             y_channel: bool = False) -> np.ndarray:
+    """The local SSIM map that :func:`ssim` averages (same window, constants and arguments).
 
-    a, b: images of the same shape (H, W) or (H, W, C) and dtype, at least 11x11 after removing ``border``
-    pixels per side. y_channel: on the BT.601 luma of RGB images. Several channels: the mean of the per-channel
-    SSIMs. 1.0 for identical images; in [-1, 1].
+    Returns float64 (H - 2 border - 10, W - 2 border - 10, C), C = 1 for (H, W) input or ``y_channel``: only where
+    the whole 11x11 window fits inside the image ("valid"); element (i, j) is the window centred on pixel
+    (border + 5 + i, border + 5 + j). Values in [-1, 1]. Equals skimage's ``structural_similarity(..., full=True)``
+    map (same Gaussian settings) cropped by 5 pixels per side.
     """
     x, y, rng = _prepare(a, b, data_range, border, y_channel)
     if x.shape[0] < _SSIM_WIN or x.shape[1] < _SSIM_WIN:
@@ -163,7 +172,18 @@ def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float | None = None, borde
     sxy = _filter_valid(x * y, g) - mu_x * mu_y
     num = (2.0 * mu_x * mu_y + c1) * (2.0 * sxy + c2)
     den = (mu_x * mu_x + mu_y * mu_y + c1) * (sxx + syy + c2)
-    smap = num / den
+    return num / den
+
+
+def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float | None = None, border: int = 0,
+         y_channel: bool = False) -> float:
+    """Mean structural similarity (Wang et al. 2004), 11x11 Gaussian window sigma 1.5, K1 0.01, K2 0.03.
+
+    a, b: images of the same shape (H, W) or (H, W, C) and dtype, at least 11x11 after removing ``border``
+    pixels per side. y_channel: on the BT.601 luma of RGB images. Several channels: the mean of the per-channel
+    SSIMs. 1.0 for identical images; in [-1, 1]. The mean of :func:`ssim_map`.
+    """
+    smap = ssim_map(a, b, data_range=data_range, border=border, y_channel=y_channel)
     return float(np.mean(smap.mean(axis=(0, 1))))
 
 
@@ -173,6 +193,91 @@ def sr_scores(hr: np.ndarray, sr: np.ndarray, scale: int) -> dict[str, float]:
     return {"psnr_y": psnr(hr, sr, border=scale, y_channel=True),
             "ssim_y": ssim(hr, sr, border=scale, y_channel=True),
             "psnr_rgb": psnr(hr, sr, border=scale)}
+
+
+# ------------------------------------------------------------------------------------------------ hole metrics
+
+
+def _prepare_masked(a: np.ndarray, b: np.ndarray, mask: Any, data_range: float | None,
+                    what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Checked float64 (H, W, C) copies of ``a`` and ``b``, the bool (H, W) hole mask and the range."""
+    a = _as_image(a, "a")
+    b = _as_image(b, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"{what}: images must have the same shape, got {a.shape} and {b.shape}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"{what}: images must have the same dtype, got {a.dtype} and {b.dtype}")
+    if not isinstance(mask, np.ndarray) or mask.dtype != bool or mask.ndim != 2:
+        raise ValueError(f"{what}: mask: expected a bool array (H, W) with True = hole, got "
+                         f"{getattr(mask, 'dtype', type(mask).__name__)} {getattr(mask, 'shape', '')}".rstrip())
+    if mask.shape != a.shape[:2]:
+        raise ValueError(f"{what}: mask shape {mask.shape} does not match the images' (H, W) {a.shape[:2]}")
+    if not mask.any():
+        raise ValueError(f"{what}: the mask has no hole (no True pixel); hole metrics need at least one hole pixel")
+    rng = _data_range(a, data_range, what)
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    if x.ndim == 2:
+        x, y = x[..., None], y[..., None]
+    return x, y, mask, rng
+
+
+def masked_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray, *, data_range: float | None = 255.0) -> float:
+    """PSNR in dB over the hole: ``10 log10(data_range^2 / MSE)``, the MSE over every channel of every pixel where
+    ``mask`` is True; ``inf`` when ``a`` and ``b`` agree on the whole hole.
+
+    a, b: images (H, W) or (H, W, C) of the same shape and dtype. mask: bool (H, W), True = hole.
+    data_range: the images' value range (255 for uint8 on 0..255; 1.0 for floats in [0, 1]; None: from the dtype).
+    ValueError for an empty mask or mismatched shapes.
+    """
+    x, y, m, rng = _prepare_masked(a, b, mask, data_range, "masked_psnr")
+    mse = float(np.mean((x[m] - y[m]) ** 2))
+    if mse == 0.0:
+        return math.inf
+    return 10.0 * math.log10(rng * rng / mse)
+
+
+def masked_l1(a: np.ndarray, b: np.ndarray, mask: np.ndarray, *, data_range: float | None = 255.0) -> float:
+    """Mean absolute error over the hole, in units of ``data_range``: ``mean(|a - b|) / data_range`` over every
+    channel of every pixel where ``mask`` is True; in [0, 1] (0 = identical hole; 1/255 = one 8-bit level).
+
+    a, b: images (H, W) or (H, W, C) of the same shape and dtype. mask: bool (H, W), True = hole.
+    ValueError for an empty mask or mismatched shapes.
+    """
+    x, y, m, rng = _prepare_masked(a, b, mask, data_range, "masked_l1")
+    return float(np.mean(np.abs(x[m] - y[m]))) / rng
+
+
+def masked_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray, *, data_range: float | None = 255.0) -> float:
+    """Mean of the SSIM map (:func:`ssim_map`, the one :func:`ssim` averages) over the hole, in [-1, 1].
+
+    Map element (i, j) belongs to pixel (i + 5, j + 5), the centre of its 11x11 window; only hole pixels whose
+    whole window lies inside the image (at least 5 pixels from every border) count. Several channels: every channel's
+    map value at every such pixel counts alike (= the mean of the per-channel hole means).
+    a, b: images (H, W) or (H, W, C), at least 11x11, of the same shape and dtype. mask: bool (H, W), True = hole.
+    ValueError for an empty mask, a hole that lies entirely within 5 pixels of the border, or mismatched shapes.
+    """
+    _, _, m, rng = _prepare_masked(a, b, mask, data_range, "masked_ssim")
+    smap = ssim_map(a, b, data_range=rng)
+    r = _SSIM_WIN // 2
+    inner = m[r:m.shape[0] - r, r:m.shape[1] - r]
+    if not inner.any():
+        raise ValueError(f"masked_ssim: every hole pixel lies within {r} pixels of the image border, where the "
+                         f"{_SSIM_WIN}x{_SSIM_WIN} SSIM window does not fit; no SSIM value for this hole")
+    return float(np.mean(smap[inner]))
+
+
+def inpaint_scores(gt: np.ndarray, out: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """The inpainting protocol's three hole numbers for uint8 images (H, W, 3) on 0..255 (``gt`` the ground
+    truth, ``out`` the 8-bit result) and a bool (H, W) mask, True = hole:
+    ``{"hole_psnr": dB, "hole_ssim": [-1, 1], "hole_l1": [0, 1]}`` (:func:`masked_psnr`, :func:`masked_ssim`,
+    :func:`masked_l1` with data_range 255)."""
+    for n, x in (("gt", gt), ("out", out)):
+        if not isinstance(x, np.ndarray) or x.dtype != np.uint8:
+            raise TypeError(f"inpaint_scores: {n}: expected a uint8 image (H, W, 3), got "
+                            f"{getattr(x, 'dtype', type(x).__name__)}")
+    return {"hole_psnr": masked_psnr(gt, out, mask, data_range=255.0),
+            "hole_ssim": masked_ssim(gt, out, mask, data_range=255.0),
+            "hole_l1": masked_l1(gt, out, mask, data_range=255.0)}
 
 
 def sr_value_ranges(model: Any) -> tuple[tuple[float, float], tuple[float, float]]:
