@@ -1,6 +1,37 @@
-"""Offline datasets: everything here ships inside an installable package or is generated procedurally."""
-from .datasets import available_datasets, load_dataset
+"""Offline datasets: everything here ships inside an installable package or is generated procedurally.
+
+``import ganzoo.data`` needs only numpy: the torch-based :mod:`ganzoo.data.datasets` (``available_datasets``,
+``load_dataset``) is imported on first use of one of its names.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .inpainting import (BUCKETS, INPAINT_HELDOUT, MASK_KINDS, TRAIN_SOURCES, HeldOutPair, PoolSource, TrainingPool,
+                         coverage, heldout_fingerprints, heldout_pairs, image_fingerprint, mask_in_bucket,
+                         mask_to_image, rect_mask, stroke_mask)
 from .photos import SR_HELDOUT, HeldOutPhoto, bicubic_up, get_photo, list_photos, load_photo, make_lr
 
+_LAZY = {"available_datasets": "datasets", "load_dataset": "datasets"}
+
 __all__ = ["available_datasets", "load_dataset", "SR_HELDOUT", "HeldOutPhoto", "list_photos", "get_photo",
-           "load_photo", "make_lr", "bicubic_up"]
+           "load_photo", "make_lr", "bicubic_up",
+           "PoolSource", "TRAIN_SOURCES", "TrainingPool", "INPAINT_HELDOUT", "BUCKETS", "MASK_KINDS",
+           "heldout_fingerprints", "heldout_pairs", "HeldOutPair", "rect_mask", "stroke_mask", "mask_in_bucket",
+           "coverage", "mask_to_image", "image_fingerprint"]
+
+
+def __getattr__(name: str) -> Any:
+    """The torch-based names (and the ``datasets`` submodule) on first access (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name == "datasets":
+        return importlib.import_module(".datasets", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
