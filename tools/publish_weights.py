@@ -1,16 +1,22 @@
 """Publish a training run's weights into the embedded hub (hub/repos/<org>/<name>/).
 
     python tools/publish_weights.py runs/dcgan-mnist dcgan.mnist ganzoo/dcgan-mnist --dtype float16
+    python tools/publish_weights.py runs/pggan-pool128 pggan_inpaint.pool128 ganzoo/pggan-inpaint-pool128 \\
+        --recipe ganzoo.train.pggan_inpaint --dtype float16 --samples examples.png --notes metrics.md
 
-Writes config.json, model.safetensors, README.md (with how the weights were made) and samples.png, updates
-hub/repos/index.json, and prints the sha256 and revision to pin in the model file's default_cfgs; after pinning,
-``python tools/update_registry_index.py`` brings the registry index (ganzoo list, model_info) up to date.
+Writes config.json, model.safetensors, README.md (with how the weights were made: the recipe's exact command,
+steps, wall time summed over resumed sessions, final losses) and samples.png (generated for a noise-input model,
+or the picture given by ``--samples``), updates hub/repos/index.json, and prints the sha256 and revision to pin in
+the model file's default_cfgs; after pinning, ``python tools/update_registry_index.py`` brings the registry index
+(ganzoo list, model_info) up to date. ``--notes`` appends a markdown file (e.g. the metrics of the held-out
+evaluation) to the card.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import platform
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,7 +25,19 @@ import torch
 import ganzoo
 from ganzoo.hub.embedded import publish_embedded
 from ganzoo.hub.io import load_into, load_weights_file
+from ganzoo.train.engine import recipe_command
 from ganzoo.utils import save_image_grid
+
+
+def wall_time_s(log: list[dict]) -> float:
+    """Training time over all sessions of a run: each resumed session restarts ``elapsed_s`` from 0."""
+    total = last = 0.0
+    for rec in log:
+        t = float(rec["elapsed_s"])
+        if t < last:  # a new session began
+            total += last
+        last = t
+    return total + last
 
 
 def main() -> None:
@@ -28,6 +46,9 @@ def main() -> None:
     p.add_argument("name", help="model.tag, e.g. dcgan.mnist")
     p.add_argument("repo_id")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16"])
+    p.add_argument("--recipe", default="ganzoo.train.dcgan", help="the recipe module that trained the run")
+    p.add_argument("--samples", type=Path, help="a picture to ship as samples.png (default: generated)")
+    p.add_argument("--notes", type=Path, help="a markdown file appended to the model card")
     args = p.parse_args()
     run = Path(args.run_dir)
     model = ganzoo.create(args.name)
@@ -35,24 +56,29 @@ def main() -> None:
     model.eval()
     recipe = json.loads((run / "train" / "recipe.json").read_text())  # the run folder of ganzoo.train.engine
     log = [json.loads(line) for line in (run / "train" / "log.jsonl").read_text().splitlines()]
+    losses = {k: v for k, v in log[-1].items() if k not in ("step", "elapsed_s")}
     training = {
-        "recipe": f"ganzoo/train/{recipe['model'].split('_')[0]}.py",
-        "command": "python -m ganzoo.train.dcgan " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in recipe.items()) + f" --out {run}",
+        "recipe": f"{args.recipe.replace('.', '/')}.py",
+        "command": recipe_command(args.recipe, recipe, run),
         "settings": recipe,
         "steps": log[-1]["step"],
-        "final losses": {"D": log[-1]["loss_d"], "G": log[-1]["loss_g"]},
-        "wall time": f"{log[-1]['elapsed_s']:.0f} s on {platform.machine()} CPU, {torch.get_num_threads()} threads, "
+        "final losses": losses,
+        "wall time": f"{wall_time_s(log):.0f} s on {platform.machine()} CPU, {torch.get_num_threads()} threads, "
                      f"torch {torch.__version__}",
         "stored precision": args.dtype,
     }
+    notes = "![samples](samples.png)" if args.samples else "![64 samples, seed 0](samples.png)"
+    if args.notes:
+        notes = args.notes.read_text(encoding="utf-8").strip() + "\n\n" + notes
     with tempfile.TemporaryDirectory() as tmp:
         dtype = torch.float16 if args.dtype == "float16" else None
-        ganzoo.save_pretrained(model, tmp, dtype=dtype, training=training,
-                               notes="![64 samples, seed 0](samples.png)")
-        gen = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            save_image_grid(model(*model.sample_inputs(64, generator=gen)), Path(tmp) / "samples.png")
+        ganzoo.save_pretrained(model, tmp, dtype=dtype, training=training, notes=notes)
+        if args.samples:
+            shutil.copyfile(args.samples, Path(tmp) / "samples.png")
+        else:
+            gen = torch.Generator().manual_seed(0)
+            with torch.no_grad():
+                save_image_grid(model(*model.sample_inputs(64, generator=gen)), Path(tmp) / "samples.png")
         repo = publish_embedded(tmp, args.repo_id)
     print(json.dumps({"repo_id": repo.repo_id, "revision": repo.revision,
                       "sha256": repo.files["model.safetensors"]["sha256"]}, indent=2))

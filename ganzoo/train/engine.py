@@ -49,6 +49,8 @@ class GANTrainer:
     module: ClassVar[str] = ""
     log_every: ClassVar[int] = 25
     sample_every: ClassVar[int] = 250
+    #: pictures per row of the sample grid (None: a square grid)
+    grid_nrow: ClassVar[int | None] = None
 
     def __init__(self, recipe: Any, out_dir: str | Path, *, resume: bool = False, device: str | None = None):
         self.recipe = recipe
@@ -91,10 +93,9 @@ class GANTrainer:
         """What the model card says about how the weights were made (recipe, command, steps, losses, wall time)."""
         import platform
 
-        opts = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in dataclasses.asdict(self.recipe).items())
         return {
             "recipe": f"{self.module.replace('.', '/')}.py",
-            "command": f"python -m {self.module} {opts} --out {self.out}",
+            "command": recipe_command(self.module, dataclasses.asdict(self.recipe), self.out),
             "settings": dataclasses.asdict(self.recipe),
             "steps": self.step,
             "final losses": dict(self.last),
@@ -198,7 +199,8 @@ class GANTrainer:
             with torch.no_grad():
                 images, value_range = self.sample_grid()
             model.train(was)
-            save_image_grid(images, self.train_dir / f"samples_{self.step:05d}.png", value_range=value_range)
+            save_image_grid(images, self.train_dir / f"samples_{self.step:05d}.png", nrow=self.grid_nrow,
+                            value_range=value_range)
             state = {
                 "step": self.step,
                 "recipe": dataclasses.asdict(self.recipe),
@@ -215,10 +217,11 @@ class GANTrainer:
         state = torch.load(path, map_location="cpu", weights_only=True)
         saved = state.get("recipe", {})
         now = dataclasses.asdict(self.recipe)
-        differ = sorted(k for k in now if k != "steps" and saved.get(k) != now[k])
+        # steps may grow and threads only changes speed; anything else would change what is trained
+        differ = sorted(k for k in now if k not in ("steps", "threads") and saved.get(k) != now[k])
         if differ:
             changes = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in differ)
-            raise ValueError(f"--resume: the recipe differs from the run's ({changes}); only --steps may change")
+            raise ValueError(f"--resume: the recipe differs from the run's ({changes}); only --steps (and --threads) may change")
         if int(state["step"]) > int(self.recipe.steps):
             raise ValueError(f"--resume: the run is at step {state['step']}, beyond --steps {self.recipe.steps}")
         assert self.model is not None
@@ -228,3 +231,53 @@ class GANTrainer:
         self.gen.set_state(state["rng"])
         self.step = int(state["step"])
         logger.info("resumed %s at step %d", self.out, self.step)
+
+
+# -- what every recipe's command line shares ----------------------------------------------------------------------
+
+
+def recipe_command(module: str, settings: dict[str, Any], out: str | Path) -> str:
+    """The shell command that runs a recipe with ``settings`` into ``out`` (each word quoted where needed)."""
+    import shlex
+
+    words = ["python", "-m", module]
+    for k, v in settings.items():
+        words += [f"--{k.replace('_', '-')}", str(v)]
+    return shlex.join([*words, "--out", str(out)])
+
+
+def check_fields(recipe: Any, checks: list[tuple[str, bool, str]]) -> None:
+    """Raise ValueError for the first ``(field, ok, expected)`` of ``checks`` that is not ok, naming the option."""
+    for name, ok, want in checks:
+        if not ok:
+            raise ValueError(f"--{name.replace('_', '-')} must be {want}, got {getattr(recipe, name)!r}")
+
+
+def recipe_main(trainer_cls: type[GANTrainer], recipe_cls: type, argv: list[str] | None, *, prog: str,
+                doc: str | None) -> None:
+    """The command line of a recipe: one option per recipe field, plus ``--out``, ``--resume`` and ``--device``."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for k, v in dataclasses.asdict(recipe_cls()).items():
+        p.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
+    p.add_argument("--out", required=True, help="the run folder")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    args = vars(p.parse_args(argv))
+    out, resume, device = args.pop("out"), args.pop("resume"), args.pop("device")
+    logging.basicConfig(level=logging.INFO)
+    trainer_cls(recipe_cls(**args), out, resume=resume, device=device).run()
+
+
+def module_main(main: Any, prog: str) -> None:
+    """``python -m <recipe>``: user errors as one line on stderr and exit status 1."""
+    import sys
+
+    from ..errors import GanzooError
+
+    try:
+        main()
+    except (GanzooError, ValueError, OSError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        sys.exit(1)
