@@ -21,6 +21,7 @@ _PLUGINS = {
     "bench": ("ganzoo.bench.cli", "benchmark backends side by side"),
     "upscale": ("ganzoo.pipelines.cli", "super-resolve image files or folders with an SR model"),
     "convert": ("ganzoo.hub.cli", "convert a third-party checkpoint into a save_pretrained folder"),
+    "inpaint": ("ganzoo.pipelines.inpainting_cli", "fill holes in images with an inpainting model"),
 }
 
 
@@ -158,7 +159,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 #: ``ganzoo train RECIPE ...`` -> the recipe module (each has ``main(argv)``); without a recipe name: dcgan
-TRAIN_RECIPES = {"dcgan": "ganzoo.train.dcgan"}
+TRAIN_RECIPES = {"dcgan": "ganzoo.train.dcgan", "pggan_inpaint": "ganzoo.train.pggan_inpaint"}
 
 
 def cmd_train(args: argparse.Namespace) -> int:

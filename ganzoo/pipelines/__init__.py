@@ -13,11 +13,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["upscale", "Upscaler", "receptive_radius", "tiled_apply"]
+__all__ = ["upscale", "inpaint", "Upscaler", "receptive_radius", "tiled_apply"]
 
-_LAZY = {"upscale": "upscaling", "Upscaler": "upscaling", "receptive_radius": "upscaling", "tiled_apply": "tiling"}
+_LAZY = {"upscale": "upscaling", "Upscaler": "upscaling", "receptive_radius": "upscaling", "tiled_apply": "tiling",
+         "inpaint": "inpainting"}
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .inpainting import inpaint
     from .tiling import tiled_apply
     from .upscaling import Upscaler, receptive_radius, upscale
 
