@@ -99,7 +99,7 @@ def test_two_processes_match_one_for_pggan_inpainting(tmp_path):
     _run([sys.executable, "-m", "ganzoo.train.pggan_inpaint", *_pggan_args(tmp_path / "one")], tmp_path)
     _torchrun("ganzoo.train.pggan_inpaint", _pggan_args(tmp_path / "two"), tmp_path)
     torch.manual_seed(3)
-    init = __import__("ganzoo").create("pggan_inpaint.pool128", **TINY_PGGAN).state_dict()
+    init = __import__("ganzoo").create("pggan_inpaint.pool256", **TINY_PGGAN).state_dict()
     assert any(k.startswith("discriminator.") and "running_var" in k for k in init)  # D has BatchNorm to sync
     assert_two_processes_match_one(tmp_path / "one", tmp_path / "two", init)
     # the same global batch: rank 0's logged losses are the mean over both processes' halves

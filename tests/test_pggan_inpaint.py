@@ -14,6 +14,7 @@ from ganzoo.models.pggan_inpaint import (
     discriminator_loss,
     generator_loss,
     random_hole_mask,
+    weighted_l1,
 )
 
 TINY = dict(g_widths=(8, 16, 32), n_blocks=2, d_widths=(8, 16, 32), d_patch_width=16, d_global_width=16,
@@ -21,12 +22,13 @@ TINY = dict(g_widths=(8, 16, 32), n_blocks=2, d_widths=(8, 16, 32), d_patch_widt
 
 
 def _meta(**kw):
+    # the paper-scale design of the places365 tag (the bare name is the default tag, ganzoo's smaller pool256)
     with torch.device("meta"):
-        return ganzoo.create("pggan_inpaint", **kw)
+        return ganzoo.create("pggan_inpaint.places365", **kw)
 
 
 def _tiny(**kw):
-    return ganzoo.create("pggan_inpaint", **{**TINY, **kw})
+    return ganzoo.create("pggan_inpaint.places365", **{**TINY, **kw})
 
 
 def conv(cin: int, cout: int, k: int, bias: bool) -> int:
@@ -215,6 +217,18 @@ def test_generator_loss_formula():
         generator_loss(gf, pf, out, tgt[..., :1])
 
 
+def test_weighted_l1_is_the_weighted_mean_of_the_absolute_error():
+    out = torch.zeros(1, 3, 1, 2)
+    tgt = torch.tensor([[[[1.0, 3.0]], [[1.0, 3.0]], [[1.0, 3.0]]]])  # |error| 1 in the first pixel, 3 in the second
+    w = torch.tensor([[[[1.0, 6.0]]]])                                 # (B, 1, H, W): the second pixel is the hole
+    assert weighted_l1(out, tgt).item() == pytest.approx(2.0)
+    assert weighted_l1(out, tgt, w).item() == pytest.approx((1 * 1 + 6 * 3) / 7)
+    assert weighted_l1(out, tgt, torch.ones(1, 1, 1, 2)).item() == pytest.approx(2.0)
+    gf, pf = torch.zeros(1), torch.zeros(1, 1, 1, 1)
+    r = generator_loss(gf, pf, out, tgt, lambda_rec=1.0, lambda_g=0.0, lambda_p=0.0, rec_weight=w)
+    assert r["rec"].item() == pytest.approx(19 / 7) and r["loss"].item() == pytest.approx(19 / 7)
+
+
 def test_discriminator_loss_formula_and_model_weights():
     gr, gf = torch.tensor([1.0]), torch.tensor([-1.0])
     pr, pf = torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2)
@@ -255,7 +269,8 @@ def test_config_defaults_and_validation():
 
 def test_registry_metadata():
     assert ganzoo.list_models(family="pggan_inpaint") == ["pggan_inpaint"]
-    info = ganzoo.model_info("pggan_inpaint")
+    assert ganzoo.model_info("pggan_inpaint").tag == "pool256"  # the first tag: ganzoo's trained design
+    info = ganzoo.model_info("pggan_inpaint.places365")
     cfg, sp = info.pretrained_cfg, info.specs
     assert info.family == "pggan_inpaint" and info.tag == "places365"
     assert not cfg.has_weights and cfg.hub_id is None
@@ -264,7 +279,7 @@ def test_registry_metadata():
     assert sp.inputs[0].resolve(B=2, H=32, W=48) == (2, 3, 32, 48) and sp.inputs[0].range == (-1.0, 1.0)
     assert sp.inputs[1].resolve(B=2, H=32, W=48) == (2, 1, 32, 48) and sp.inputs[1].range == (0.0, 1.0)
     assert sp.outputs[0].resolve(B=1, H=64, W=64) == (1, 3, 64, 64) and sp.outputs[0].range == (-1.0, 1.0)
-    assert "not Progressive Growing" in cfg.description and "No weights are published yet" in cfg.description
+    assert "not Progressive Growing" in cfg.description and "no weights are published yet" in cfg.dataset
     assert "1803.07422" in cfg.paper_url
     # The metadata's size rules are the generator's own.
     m = _meta()

@@ -86,7 +86,7 @@ def assert_nested_equal(a, b, where: str = "") -> None:
 def tiny_pggan_init(seed: int = 2) -> dict[str, torch.Tensor]:
     """The initial weights of a tiny PG-GAN run with ``--seed seed`` (the trainer seeds torch, then builds)."""
     torch.manual_seed(seed)
-    return ganzoo.create("pggan_inpaint.pool128", **TINY_PGGAN).state_dict()
+    return ganzoo.create("pggan_inpaint.pool256", **TINY_PGGAN).state_dict()
 
 
 # -- fixtures ----------------------------------------------------------------------------------------------------
@@ -337,7 +337,7 @@ def test_the_run_folder_loads_as_the_checkpoints_model(pggan_runs):
     recipe = json.loads((run / "train" / "recipe.json").read_text())
     assert recipe["config"] == TINY_CONFIG and recipe["steps"] == 2 and recipe["l1_warmup"] == 1
     card = (run / "README.md").read_text()
-    assert "python -m ganzoo.train.pggan_inpaint --tag pool128 --config" in card
+    assert "python -m ganzoo.train.pggan_inpaint --tag pool256 --config" in card
     assert "--steps 2 --batch-size 4" in card and "--l1-warmup 1" in card and f"--out {run}" in card
     assert "- **steps**: 2\n" in card and "- **recipe**: ganzoo/train/pggan_inpaint.py" in card
     final = {k: v for k, v in log_of(run)[-1].items() if k not in ("step", "elapsed_s")}
@@ -387,6 +387,17 @@ def test_during_the_l1_warmup_the_discriminator_does_not_change(pggan_runs):
     moved = [k for k in d_keys if not torch.equal(full["model"][k], init[k])]
     assert moved == d_keys
     assert {"loss_d", "d_global", "d_patch", "adv_global", "adv_patch"} <= set(log_of(pggan_runs.resumed)[-1])
+
+
+def test_hole_weight_moves_the_l1_term_towards_the_hole_error(pggan_runs, tmp_path):
+    # Same seed, same first batch and initial weights: the logged L1 of step 0 is the plain mean over all pixels in
+    # the default run and the hole-weighted mean with --hole-weight 6, so it lies closer to the hole's own L1.
+    pggan_recipe.main(pggan_args(tmp_path / "weighted", 1, "--hole-weight", "6"))
+    plain, weighted = pggan_runs.half_log[0], log_of(tmp_path / "weighted")[0]
+    assert weighted["hole_l1"] == pytest.approx(plain["hole_l1"], rel=1e-6)
+    h = plain["hole_l1"]
+    assert abs(weighted["l1"] - h) < abs(plain["l1"] - h) and (weighted["l1"] - h) * (plain["l1"] - h) > 0
+    assert weighted["loss_g"] == pytest.approx(100 * weighted["l1"], rel=1e-3)
 
 
 def test_make_batch_is_seeded_and_in_range(pool):
@@ -445,6 +456,7 @@ def test_make_batch_colour_share(pool):
     (dict(min_hole=0.0), ValueError, r"--min-hole must be a float in \(0, 1\), got 0\.0"),
     (dict(max_hole=1.5), ValueError, r"--max-hole must be a float in \(--min-hole, 1\], got 1\.5"),
     (dict(l1_warmup=-1), ValueError, r"--l1-warmup must be an int >= 0, got -1"),
+    (dict(hole_weight=0), ValueError, r"--hole-weight must be a float in \(0, 1000\], got 0$"),
     (dict(colour_share=1.5), ValueError, r"--colour-share must be a float in \[0, 1\], got 1\.5"),
     (dict(rect_share=-0.1), ValueError, r"--rect-share must be a float in \[0, 1\], got -0\.1"),
     (dict(lr_d=0.0), ValueError, r"--lr-d must be a float in \(0, 1\), got 0\.0"),

