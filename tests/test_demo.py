@@ -216,3 +216,37 @@ def test_unknown_section_is_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match=r"unknown demo sections \['nope'\]"):
         run_demo(tmp_path / "x", sections=["nope"])
     assert not (tmp_path / "x").exists()
+
+
+def test_inpaint_section_skips_cleanly_without_weights(tmp_path, monkeypatch):
+    real_list = ganzoo.list_models
+    monkeypatch.setattr(ganzoo, "list_models", lambda *a, family=None, **k: (
+        [] if family == "pggan_inpaint" else real_list(*a, family=family, **k)))
+    res = run_demo(tmp_path, sections=["inpaint"], export=False)
+    assert res.ok
+    s = next(s for s in res.sections if s.id == "inpaint")
+    assert s.status == "skipped" and "no inpainting weights are published" in s.reason
+    assert not list(tmp_path.glob("inpaint_*.png"))
+
+
+def test_inpaint_section_shows_opencv_ganzoo_and_truth_per_pair(tmp_path, monkeypatch):
+    from ganzoo.demo import INPAINT_DEMO_PAIRS
+
+    torch.manual_seed(0)
+    model = ganzoo.create("pggan_inpaint.pool256", g_widths=(8, 16, 32), n_blocks=1, image_size=64,
+                          d_widths=(8, 16), d_patch_width=8, d_global_width=8).eval()
+    real_list, real_load = ganzoo.list_models, ganzoo.load
+    monkeypatch.setattr(ganzoo, "list_models", lambda *a, family=None, **k: (
+        ["pggan_inpaint.pool256"] if family == "pggan_inpaint" else real_list(*a, family=family, **k)))
+    monkeypatch.setattr(ganzoo, "load", lambda name, **k: model if name.startswith("pggan") else real_load(name, **k))
+    res = run_demo(tmp_path, sections=["inpaint"], export=False)
+    assert res.ok
+    s = next(s for s in res.sections if s.id == "inpaint")
+    assert s.status == "shown"
+    cols = ["input", "mask", "telea", "navier_stokes", "ganzoo", "gt"]
+    for photo, _, kind in INPAINT_DEMO_PAIRS:
+        for c in cols:
+            assert (tmp_path / f"inpaint_{photo}_{kind}_{c}.png").is_file(), (photo, kind, c)
+    page = _check_self_contained(res.index)
+    text = page.section_text["inpaint"]
+    assert text.count("PSNR") == 3 * len(INPAINT_DEMO_PAIRS) + 1  # three methods per pair + the intro
