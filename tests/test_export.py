@@ -473,7 +473,7 @@ def test_size_is_checked_against_the_spatial_symbols_before_any_work(tmp_path, n
     sr = ganzoo.create("srresnet_x2.paper", num_blocks=1, width=8)
     with pytest.raises(ValueError, match=r"size: expected 2 values \(H, W\), got \(8,\)"):
         to_onnx(sr, tmp_path / "x.onnx", size=(8,))
-    with pytest.raises(ValueError, match=r"size: pggan_inpaint\.places365 takes spatial sizes that are ints >= 32 "
+    with pytest.raises(ValueError, match=r"size: pggan_inpaint\.pool256 takes spatial sizes that are ints >= 32 "
                                          r"and multiples of 4, got \(32, 30\)"):
         to_onnx("pggan_inpaint", tmp_path / "x.onnx", size=(32, 30), pretrained=False)
     with pytest.raises(ValueError, match=r"batch_range must be \(min, max\) with 1 <= min <= max, got \(4, 2\)"):
