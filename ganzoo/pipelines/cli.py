@@ -222,12 +222,19 @@ def run(args: argparse.Namespace) -> int:
                 continue
             done += 1
             print(job.dst)
-    if failures:
-        print(f"ganzoo upscale: {len(failures)} of {total} input(s) failed:", file=sys.stderr)
-        for src, why in failures:
-            print(f"  {src}: {why}", file=sys.stderr)
+    if report_failures("ganzoo upscale", failures, total):
         return 1
     if done == 0:
         print("ganzoo upscale: error: nothing to do", file=sys.stderr)
         return 1
     return 0
+
+
+def report_failures(prog: str, failures: list[tuple[str, str]], total: int) -> bool:
+    """Print ``prog: K of N input(s) failed:`` and one ``  SRC: WHY`` line per failure to stderr; True if any."""
+    if not failures:
+        return False
+    print(f"{prog}: {len(failures)} of {total} input(s) failed:", file=sys.stderr)
+    for src, why in failures:
+        print(f"  {src}: {why}", file=sys.stderr)
+    return True

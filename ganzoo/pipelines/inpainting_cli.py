@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-from .cli import _FORMATS, _SUFFIXES, UsageError, _quality, _strip, plan_jobs
+from .cli import _FORMATS, _SUFFIXES, UsageError, _quality, _strip, plan_jobs, report_failures
 
 logger = logging.getLogger("ganzoo.pipelines")
 
@@ -124,10 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             done += 1
             print(job.dst)
-    if failures:
-        print(f"ganzoo inpaint: {len(failures)} of {total} input(s) failed:", file=sys.stderr)
-        for src, why in failures:
-            print(f"  {src}: {why}", file=sys.stderr)
+    if report_failures("ganzoo inpaint", failures, total):
         return 1
     if done == 0:
         raise UsageError("nothing to do")
