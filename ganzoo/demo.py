@@ -38,6 +38,7 @@ SR_DEMO_PHOTOS: tuple[tuple[str, tuple[int, int, int, int]], ...] = (
 )
 #: (column title, registry name) of the SR models in the SR section.
 SR_MODELS: tuple[tuple[str, str], ...] = (("SRResNet", "srresnet"), ("SRGAN", "srgan"))
+SR_X2_MODELS: tuple[tuple[str, str], ...] = (("SRResNet x2", "srresnet_x2"),)
 _ZOOM_SIDE = 256  # zoomed crops are shown this many pixels wide (nearest-neighbour, pixels visible)
 
 
@@ -158,6 +159,17 @@ def _zoom(img: np.ndarray, box: tuple[int, int, int, int], side: int = _ZOOM_SID
 
 def section_sr(ctx: DemoContext, s: Section) -> Section:
     """Bicubic | SRResNet | SRGAN | ground truth on x4 bicubic LR crops of held-out photos, with zooms and scores."""
+    return _sr_compare(ctx, s, SR_MODELS, "sr")
+
+
+def section_sr_x2(ctx: DemoContext, s: Section) -> Section:
+    """Bicubic | SRResNet x2 | ground truth, as :func:`section_sr` at x2."""
+    return _sr_compare(ctx, s, SR_X2_MODELS, "sr_x2")
+
+
+def _sr_compare(ctx: DemoContext, s: Section, sr_models: Sequence[tuple[str, str]], prefix: str) -> Section:
+    """The SR comparison rows of ``sr_models`` ((title, model name), all of one scale) on SR_DEMO_PHOTOS; pictures
+    are saved as ``<prefix>_<photo>_<column>.png``."""
     from .data.photos import bicubic_up, get_photo, make_lr
     from .errors import NoPretrainedWeightsError
     from .metrics import sr_forward, sr_scores
@@ -165,7 +177,7 @@ def section_sr(ctx: DemoContext, s: Section) -> Section:
     load = ctx.load_sr or _load_sr_default
     models: dict[str, Any] = {}
     missing: dict[str, str] = {}
-    for title, name in SR_MODELS:
+    for title, name in sr_models:
         try:
             models[title] = load(name)
         except NoPretrainedWeightsError as e:
@@ -177,7 +189,7 @@ def section_sr(ctx: DemoContext, s: Section) -> Section:
     if len(scales) != 1:
         raise ValueError(f"the SR models have different scales {sorted(scales)}")
     scale = scales.pop()
-    ctx.shown_families["srgan"] = s.id
+    ctx.shown_families.setdefault("srgan", s.id)
     parts = []
     if missing:
         parts.append("<p class=\"note\">" + "<br>".join(_e(f"{t}: {m}") for t, m in missing.items()) + "</p>")
@@ -193,7 +205,7 @@ def section_sr(ctx: DemoContext, s: Section) -> Section:
         hr = photo.load()
         lr = make_lr(hr, scale)
         cols: list[tuple[str, np.ndarray | None, dict | None, str]] = [("bicubic", bicubic_up(lr, scale), None, "")]
-        for title, _ in SR_MODELS:
+        for title, _ in sr_models:
             if title in models:
                 cols.append((title, sr_forward(models[title], lr), None, ""))
             else:
@@ -201,7 +213,7 @@ def section_sr(ctx: DemoContext, s: Section) -> Section:
         cols.append(("ground truth", hr, None, ""))
         t, l, h, w = box
         lr_box = (t // scale, l // scale, h // scale, w // scale)
-        stem = f"sr_{photo_name}"
+        stem = f"{prefix}_{photo_name}"
         figs = [_figure(
             "LR input", ctx.save_png(f"{stem}_lr.png", lr), ctx.save_png(f"{stem}_lr_zoom.png", _zoom(lr, lr_box)),
             lr.shape, lr_box, f"{lr.shape[1]}x{lr.shape[0]}, shown enlarged", pixelated=True)]
@@ -388,6 +400,7 @@ def section_registry(ctx: DemoContext, s: Section) -> Section:
 SECTIONS: list[tuple[str, str, Callable[[DemoContext, Section], Section]]] = [
     ("tour", "Tour: verified weights, round trip, export", section_tour),
     ("sr", "Super-resolution x4: bicubic | SRResNet | SRGAN | ground truth", section_sr),
+    ("sr_x2", "Super-resolution x2: bicubic | SRResNet x2 | ground truth", section_sr_x2),
     ("inpaint", "Inpainting: Telea | Navier-Stokes | ganzoo PGGAN | ground truth", section_inpaint),
     ("dcgan", "DCGAN samples", section_dcgan),
     ("export", "ONNX export validation", section_export),

@@ -20,7 +20,8 @@ from tests.test_train import TINY_PGGAN
 #: The stated tolerance. Summation order differs between 1 and 2 processes (global-batch statistics are all-reduced),
 #: so gradients agree to about 1e-7 relative; Adam then moves every element by about lr * sign(gradient), so the few
 #: elements whose gradient is zero up to rounding may move the other way. Hence: at least 99.99% of the parameter
-#: elements within ATOL of the 1-process run, every element within 2 * lr * steps, BN statistics within ATOL.
+#: elements within ATOL (relative for values above 1) of the 1-process run, every element within 2 * lr * steps,
+#: BN statistics within ATOL.
 #: Checked after one step: later steps feed these tiny differences back through the GAN's dynamics, and two runs
 #: drift apart as any two runs with another summation order do (measured: after 4 steps the median element differs
 #: by 1% of the median update). Without global-batch BatchNorm statistics 15% of the elements differ after one step.
@@ -61,7 +62,8 @@ def assert_two_processes_match_one(one_dir: Path, two_dir: Path, init: dict[str,
     one, two = load_file(one_dir / "model.safetensors"), load_file(two_dir / "model.safetensors")
     assert one.keys() == two.keys() == init.keys()
     floats = [k for k in one if one[k].is_floating_point()]
-    diff = {k: (one[k].double() - two[k].double()).abs() for k in floats}
+    # relative above 1: pretrained BN running variances reach the thousands, where float32 spacing alone is 1e-4
+    diff = {k: (one[k].double() - two[k].double()).abs() / one[k].double().abs().clamp_min(1) for k in floats}
     total = sum(d.numel() for d in diff.values())
     close = sum(int((d <= ATOL).sum()) for d in diff.values())
     worst = max(float(d.max()) for d in diff.values())

