@@ -94,12 +94,21 @@ def main() -> None:
         (t / "notes.md").write_text(card_notes(args.name, scale, metrics), encoding="utf-8")
         from convert_krasserm import tag_metrics
 
-        (t / "metrics.json").write_text(json.dumps(tag_metrics(metrics, args.name), indent=2) + "\n")
         comparison_picture({args.name: model.generator}, t / "comparison.png", scale=scale)
-        subprocess.run([sys.executable, str(ROOT / "tools" / "publish_weights.py"), args.run_dir, args.name,
-                        args.repo_id, "--recipe", "ganzoo.train.sr", "--parts", "generator",
-                        "--samples", str(t / "comparison.png"), "--notes", str(t / "notes.md"),
-                        "--file", str(LICENSE), "--file", str(t / "metrics.json")], check=True)
+        cmd = [sys.executable, str(ROOT / "tools" / "publish_weights.py"), args.run_dir, args.name, args.repo_id,
+               "--recipe", "ganzoo.train.sr", "--parts", "generator", "--samples", str(t / "comparison.png"),
+               "--notes", str(t / "notes.md"), "--file", str(LICENSE)]
+        kept = tag_metrics(metrics, args.name)
+        # metrics.json names the published weights file: publish once for its sha256 (the weights do not depend
+        # on the card), then again with the metrics that name it
+        first = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+        for info in kept.get("models", {}).values():
+            if info.get("weights_sha256") != first["sha256"]:
+                info["measured_on"] = "the run folder: the same float32 generator tensors as the published file"
+                info["weights_sha256"] = first["sha256"]
+        (t / "metrics.json").write_text(json.dumps(kept, indent=2) + "\n")
+        print(subprocess.run([*cmd, "--file", str(t / "metrics.json")], check=True, capture_output=True,
+                             text=True).stdout, end="")
 
 
 if __name__ == "__main__":
