@@ -254,10 +254,10 @@ def test_cli_no_optimize(tmp_path, capsys):
     from ganzoo.cli import main
 
     out = tmp_path / "s.onnx"
-    assert main(["export", "srresnet_x2", "--random-weights", "-o", str(out), "--no-optimize", "--no-validate"]) == 0
+    assert main(["export", "srresnet_x2.paper", "--random-weights", "-o", str(out), "--no-optimize", "--no-validate"]) == 0
     assert "rewrites: none" in capsys.readouterr().out
     assert "PRelu" in list_op_types(out)
-    assert main(["export", "srresnet_x2", "--random-weights", "-o", str(out), "--no-validate"]) == 0
+    assert main(["export", "srresnet_x2.paper", "--random-weights", "-o", str(out), "--no-validate"]) == 0
     text = capsys.readouterr().out.replace("\n", " ")
     assert "shared_prelu_to_leaky_relu x18" in text and "pack_subpixel_conv @ tail" in text
     assert "PRelu" not in list_op_types(out)
