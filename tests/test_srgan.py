@@ -389,7 +389,7 @@ def test_discriminator_training_step_updates_weights():
 
 
 def test_model_is_an_srgan_with_config_round_trip():
-    model = ganzoo.create("srresnet_x8", num_blocks=1)
+    model = ganzoo.create("srresnet_x8.paper", num_blocks=1)
     assert isinstance(model, SRGAN)
     cfg = SRGANConfig.from_dict(model.config.to_dict())
     assert cfg == model.config and cfg.output_range == (-1.0, 1.0) and cfg.d_widths == (64, 128, 256, 512)
