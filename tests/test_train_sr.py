@@ -69,6 +69,9 @@ def test_sr_batch_is_seeded_and_its_lr_is_the_bicubic_downsampling(pool):
     ({"hr_size": 100, "model": "srresnet_x8"}, "--hr-size must be an int in \\[16, 1024\\] divisible by the scale \\(8\\)"),
     ({"lr": 0.0}, "--lr must be a float in \\(0, 1\\)"),
     ({"freeze_steps": -1}, "--freeze-steps must be an int >= 0"),
+    ({"bn": "train"}, "--bn must be one of \\['frozen', 'batch'\\], got 'train'"),
+    ({"colour_aug": 1}, "--colour-aug must be a bool, got 1"),
+    ({"steps": True}, "--steps must be an int >= 1, got True"),
 ])
 def test_check_recipe_names_the_option(change, message):
     with pytest.raises(ValueError, match=message):
@@ -94,6 +97,65 @@ def test_frozen_steps_train_only_the_upsampler_and_the_tail(tmp_path, x4):
     moved = {k for k, v in model.generator.state_dict().items() if not torch.equal(v, src[k])}
     assert moved and all(k.startswith(("upsample.", "tail.")) for k in moved), sorted(moved)
     assert "tail.weight" in moved  # BN running statistics of the frozen trunk did not move either
+
+
+@pytest.mark.parametrize("bn", ["frozen", "batch"])
+def test_bn_frozen_keeps_the_init_statistics_and_batch_updates_them(tmp_path, x4, bn):
+    from ganzoo.train.sr import train_sr
+
+    model = train_sr(SRRecipe(steps=1, batch_size=2, hr_size=32, bn=bn), tmp_path / bn, device="cpu")
+    src, now = x4.generator.state_dict(), model.generator.state_dict()
+    stats = [k for k in now if k.endswith(("running_mean", "running_var"))]
+    assert len(stats) == 66  # 2 BNs in each of 16 blocks + the trunk tail's, mean and var
+    moved = [k for k in stats if not torch.equal(now[k], src[k])]
+    assert moved == [] if bn == "frozen" else moved == stats
+    assert not torch.equal(now["trunk.0.body.0.0.weight"], src["trunk.0.body.0.0.weight"])  # the weights trained
+
+
+def test_a_resumed_run_rewrites_its_recipe_and_the_caller_keeps_its_threads(tmp_path):
+    import json
+
+    from ganzoo.train.sr import train_sr
+
+    before = torch.get_num_threads()
+    recipe = SRRecipe(steps=1, freeze_steps=1, batch_size=2, hr_size=32, threads=1)
+    train_sr(recipe, tmp_path / "r", device="cpu")
+    assert torch.get_num_threads() == before
+    train_sr(dataclasses.replace(recipe, steps=2), tmp_path / "r", resume=True, device="cpu")
+    assert json.loads((tmp_path / "r" / "train" / "recipe.json").read_text())["steps"] == 2
+    assert torch.get_num_threads() == before
+
+
+def test_colour_augmentation_is_seeded_and_keeps_structure(pool):
+    from ganzoo.data.augment import colour_augment
+
+    hr = pool.sample(6, 48, seed=2, colour_share=0.5)
+    a = colour_augment(hr, seed=7)
+    assert a.dtype == np.uint8 and a.shape == hr.shape and np.array_equal(a, colour_augment(hr, seed=7))
+    assert not np.array_equal(a, colour_augment(hr, seed=8))
+    same = colour_augment(hr, seed=7, saturation=(1.0, 1.0), tint=(1.0, 1.0))  # only the channel permutation
+    for x, y in zip(hr, same):
+        assert sorted(x.reshape(-1, 3).sum(0).tolist()) == sorted(y.reshape(-1, 3).sum(0).tolist())
+    grey = np.repeat(hr[:1, ..., :1], 3, axis=-1)
+    tinted = colour_augment(grey, seed=1)[0].astype(int)
+    assert (tinted[..., 0] != tinted[..., 1]).any() and (tinted <= grey[0]).all()  # gains <= 1
+    with pytest.raises(ValueError, match=r"images must be a uint8 array \(N, H, W, 3\), got float32 \(2, 4, 4, 3\)"):
+        colour_augment(np.zeros((2, 4, 4, 3), np.float32), seed=0)
+    with pytest.raises(ValueError, match="saturation must be a range"):
+        colour_augment(hr, seed=0, saturation=(2.0, 1.0))
+
+
+def test_boolean_options_parse_true_and_false(tmp_path, capsys):
+    from ganzoo.cli import main
+
+    out = tmp_path / "r"
+    with pytest.raises(SystemExit) as e:  # argparse's usage error, exit status 2
+        main(["train", "sr", "--colour-aug", "maybe", "--out", str(out)])
+    assert e.value.code == 2
+    assert "--colour-aug: expected true or false, got 'maybe'" in capsys.readouterr().err
+    assert main(["train", "sr", "--colour-aug", "False", "--bn", "x", "--out", str(out)]) == 1
+    assert "--bn must be one of" in capsys.readouterr().err  # False parsed; the next check failed
+    assert not out.exists()
 
 
 def test_the_run_folder_loads_and_upscales_by_two(run, x4):

@@ -176,8 +176,16 @@ class SRResNetGenerator(nn.Module):
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         check_tensor(lr, "lr", ndim=4, channels=self.in_channels, min_size=1, like=first_param(self))
+        return self.reconstruct(self.features(lr))
+
+    def features(self, lr: torch.Tensor) -> torch.Tensor:
+        """LR-resolution features (B, num_channels, h, w): head + residual trunk with its long skip."""
         head = self.head(lr)
-        x = head + self.trunk_tail(self.trunk(head))
+        return head + self.trunk_tail(self.trunk(head))
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of :meth:`features` -> the SR image (B, out_channels, h * scale, w * scale) in
+        ``output_range`` (the sub-pixel blocks, the output conv and the output mapping)."""
         x = self.tail(self.upsample(x))
         lo, hi = self.output_range
         if self.output_act == "clamp":

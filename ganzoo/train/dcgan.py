@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.base import GANModel
-from .engine import GANTrainer, check_fields, module_main, recipe_main
+from .engine import GANTrainer, check_fields, common_checks, module_main, recipe_main
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +45,10 @@ def check_recipe(recipe: DCGANRecipe) -> None:
     from .. import list_models
     from ..registry import resolve_pretrained_cfg
 
-    checks = [
-        ("steps", isinstance(recipe.steps, int) and recipe.steps >= 1, "an int >= 1"),
-        ("batch_size", isinstance(recipe.batch_size, int) and 1 <= recipe.batch_size <= 4096, "an int in [1, 4096]"),
+    checks = [*common_checks(recipe),
         ("lr", isinstance(recipe.lr, (int, float)) and 0 < recipe.lr < 1, "a float in (0, 1)"),
         ("beta1", isinstance(recipe.beta1, (int, float)) and 0 <= recipe.beta1 < 1, "a float in [0, 1)"),
         ("beta2", isinstance(recipe.beta2, (int, float)) and 0 <= recipe.beta2 < 1, "a float in [0, 1)"),
-        ("threads", isinstance(recipe.threads, int) and recipe.threads >= 0, "an int >= 0 (0: torch's default)"),
-        ("seed", isinstance(recipe.seed, int) and recipe.seed >= 0, "an int >= 0"),
         ("resize", recipe.resize in ("bilinear", "pad"), "'bilinear' or 'pad'"),
     ]
     check_fields(recipe, checks)
@@ -89,8 +85,6 @@ class DCGANTrainer(GANTrainer):
         from ..data import load_dataset
 
         r, cfg = self.recipe, self.model.config
-        if r.threads:
-            torch.set_num_threads(r.threads)
         self.data = load_dataset(r.dataset, image_size=cfg.image_size, resize=r.resize)
         if self.data.shape[1] != cfg.nc:
             raise ValueError(f"dataset has {self.data.shape[1]} channels, model expects nc={cfg.nc}")

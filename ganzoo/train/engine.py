@@ -126,7 +126,10 @@ class GANTrainer:
         self.ctx.check_batch(int(self.recipe.batch_size))
         created = [d for d in (self.out, *self.out.parents) if not d.exists()]
         bar = None
+        threads = torch.get_num_threads()
         try:
+            if int(getattr(self.recipe, "threads", 0) or 0):
+                torch.set_num_threads(int(self.recipe.threads))  # restored below: a Python caller keeps its own
             torch.manual_seed(int(self.recipe.seed))  # the same initial weights on every process
             model = self.build()
             self.model = model.to(self.ctx.device).train()
@@ -170,6 +173,7 @@ class GANTrainer:
             if bar is not None:
                 bar.close()
             shutdown(self.ctx)
+            torch.set_num_threads(threads)
         logger.info("trained %s to step %d", model.model_name, self.step)
         return model.eval()
 
@@ -209,6 +213,8 @@ class GANTrainer:
                 "rng": self.gen.get_state(),
             }
             atomic_write(self.train_dir / CHECKPOINT, lambda f: torch.save(state, f))
+            # the recipe of the checkpoint: a resumed run may have raised --steps (or changed --threads)
+            self._write(self.train_dir / "recipe.json", json.dumps(dataclasses.asdict(self.recipe), indent=2))
             cpu = model if self.ctx.device.type == "cpu" else copy.deepcopy(unwrap(model)).cpu()
             save_pretrained(cpu, self.out, training=self.training_info(), overwrite=True)
         self.ctx.barrier()
@@ -246,11 +252,38 @@ def recipe_command(module: str, settings: dict[str, Any], out: str | Path) -> st
     return shlex.join([*words, "--out", str(out)])
 
 
+def common_checks(recipe: Any) -> list[tuple[str, bool, str]]:
+    """The :func:`check_fields` checks of the fields every recipe has: steps, batch_size, seed, threads."""
+    r = recipe
+    return [
+        ("steps", _is_int(r.steps) and r.steps >= 1, "an int >= 1"),
+        ("batch_size", _is_int(r.batch_size) and 1 <= r.batch_size <= 4096, "an int in [1, 4096]"),
+        ("seed", _is_int(r.seed) and r.seed >= 0, "an int >= 0"),
+        ("threads", _is_int(r.threads) and r.threads >= 0, "an int >= 0 (0: torch's default)"),
+    ]
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 def check_fields(recipe: Any, checks: list[tuple[str, bool, str]]) -> None:
     """Raise ValueError for the first ``(field, ok, expected)`` of ``checks`` that is not ok, naming the option."""
     for name, ok, want in checks:
         if not ok:
             raise ValueError(f"--{name.replace('_', '-')} must be {want}, got {getattr(recipe, name)!r}")
+
+
+def _parse_bool(text: str) -> bool:
+    """A boolean option's value: true/false, yes/no, 1/0 (any case); ``bool("False")`` would be True."""
+    import argparse
+
+    t = text.strip().lower()
+    if t in ("true", "yes", "1"):
+        return True
+    if t in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def recipe_main(trainer_cls: type[GANTrainer], recipe_cls: type, argv: list[str] | None, *, prog: str,
@@ -260,7 +293,8 @@ def recipe_main(trainer_cls: type[GANTrainer], recipe_cls: type, argv: list[str]
 
     p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     for k, v in dataclasses.asdict(recipe_cls()).items():
-        p.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
+        p.add_argument(f"--{k.replace('_', '-')}", type=_parse_bool if isinstance(v, bool) else type(v), default=v,
+                       metavar="{true,false}" if isinstance(v, bool) else None)
     p.add_argument("--out", required=True, help="the run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")

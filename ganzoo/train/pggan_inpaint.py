@@ -34,7 +34,7 @@ import torch
 
 from ..models.base import GANModel
 from ..models.pggan_inpaint import weighted_l1
-from .engine import GANTrainer, check_fields, module_main, recipe_main
+from .engine import GANTrainer, check_fields, common_checks, module_main, recipe_main
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +68,7 @@ def check_recipe(recipe: PGGANInpaintRecipe) -> None:
 
     r = recipe
     num = (int, float)
-    check_fields(r, [
-        ("steps", isinstance(r.steps, int) and r.steps >= 1, "an int >= 1"),
-        ("batch_size", isinstance(r.batch_size, int) and 1 <= r.batch_size <= 4096, "an int in [1, 4096]"),
+    check_fields(r, [*common_checks(r),
         ("lr_g", isinstance(r.lr_g, num) and 0 < r.lr_g < 1, "a float in (0, 1)"),
         ("lr_d", isinstance(r.lr_d, num) and 0 < r.lr_d < 1, "a float in (0, 1)"),
         ("beta1", isinstance(r.beta1, num) and 0 <= r.beta1 < 1, "a float in [0, 1)"),
@@ -81,8 +79,6 @@ def check_recipe(recipe: PGGANInpaintRecipe) -> None:
         ("max_hole", isinstance(r.max_hole, num) and r.min_hole < r.max_hole <= 1, "a float in (--min-hole, 1]"),
         ("rect_share", isinstance(r.rect_share, num) and 0 <= r.rect_share <= 1, "a float in [0, 1]"),
         ("colour_share", isinstance(r.colour_share, num) and 0 <= r.colour_share <= 1, "a float in [0, 1]"),
-        ("seed", isinstance(r.seed, int) and r.seed >= 0, "an int >= 0"),
-        ("threads", isinstance(r.threads, int) and r.threads >= 0, "an int >= 0 (0: torch's default)"),
     ])
     resolve_pretrained_cfg(f"pggan_inpaint.{r.tag}")  # UnknownTagError for a tag that does not exist
     config_overrides(r)
@@ -159,8 +155,6 @@ class PGGANInpaintTrainer(GANTrainer):
         from ..data.inpainting import TrainingPool
 
         r = self.recipe
-        if r.threads:
-            torch.set_num_threads(r.threads)
         self.size = self.model.config.image_size
         self.pool = TrainingPool(pool_sources(r), min_side=self.size)
         # a fixed sample grid from its own seed, so resuming does not change it

@@ -12,9 +12,17 @@ that this recipe does not run yet).
 is held fixed, in eval mode, and runs without gradients), which is ~2.5x cheaper per step on a CPU and lets the new
 up-sampler settle before the trunk moves. Adam (``lr``, betas 0.9 / 0.999, as the SRGAN paper).
 
+``bn="frozen"`` (the default) keeps every BatchNorm in eval mode with the statistics the init came with, so the
+model trains exactly as it is evaluated; ``"batch"`` normalises by the statistics of each (small) batch and moves
+the running averages toward them. Measured: a first x2 run with ``"batch"`` and no colour augmentation (800 steps)
+lifted dark areas and shifted saturated colours by up to 8 levels (PSNR-RGB 28.99 vs bicubic 31.37 on the held-out
+photos), while the x4 model it started from shifts no channel by more than 0.8 levels.
+
 Data: random ``hr_size`` crops (horizontal flips) of :class:`ganzoo.data.inpainting.TrainingPool`, whose sources
-exclude every held-out photo of :data:`ganzoo.data.SR_HELDOUT`; the LR input is the crop down-sampled with PIL
-BICUBIC (:func:`ganzoo.data.make_lr`, the evaluation protocol's degradation).
+exclude every held-out photo of :data:`ganzoo.data.SR_HELDOUT`, colour-augmented when ``colour_aug``
+(:func:`ganzoo.data.augment.colour_augment`: channel permutations, saturation, tints of the grey crops; the pool
+is mostly grey); the LR input is the augmented crop down-sampled with PIL BICUBIC (:func:`ganzoo.data.make_lr`,
+the evaluation protocol's degradation).
 
     python -m ganzoo.train.sr --model srresnet_x2 --steps 400 --freeze-steps 400 --out runs/srresnet-x2
     ganzoo train sr --model srresnet_x8 --hr-size 192 --steps 300 --out runs/srresnet-x8
@@ -32,13 +40,14 @@ import numpy as np
 import torch
 
 from ..models.base import GANModel
-from .engine import GANTrainer, check_fields, module_main, recipe_main
+from .engine import GANTrainer, check_fields, common_checks, module_main, recipe_main
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["SRRecipe", "SRTrainer", "train_sr", "make_sr_batch", "init_from"]
 
 MODELS = ("srresnet_x2", "srresnet_x8")
+BN_MODES = ("frozen", "batch")
 
 
 @dataclass
@@ -52,6 +61,8 @@ class SRRecipe:
     lr: float = 2e-4
     freeze_steps: int = 0
     colour_share: float = 0.75
+    colour_aug: bool = True  # channel permutation, saturation, tints of grey crops (ganzoo.data.augment)
+    bn: str = "frozen"  # "frozen": BatchNorm in eval mode with the init's statistics; "batch": batch statistics
     seed: int = 0
     threads: int = 0  # 0 = torch default
 
@@ -62,17 +73,15 @@ def check_recipe(recipe: SRRecipe) -> None:
 
     r = recipe
     scale = {"srresnet_x2": 2, "srresnet_x8": 8}.get(r.model)
-    check_fields(r, [
+    check_fields(r, [*common_checks(r),
         ("model", scale is not None, f"one of {list(MODELS)}"),
-        ("steps", isinstance(r.steps, int) and r.steps >= 1, "an int >= 1"),
-        ("batch_size", isinstance(r.batch_size, int) and 1 <= r.batch_size <= 4096, "an int in [1, 4096]"),
         ("hr_size", isinstance(r.hr_size, int) and 16 <= r.hr_size <= 1024 and r.hr_size % (scale or 1) == 0,
          f"an int in [16, 1024] divisible by the scale ({scale})"),
         ("lr", isinstance(r.lr, (int, float)) and 0 < r.lr < 1, "a float in (0, 1)"),
         ("freeze_steps", isinstance(r.freeze_steps, int) and r.freeze_steps >= 0, "an int >= 0"),
         ("colour_share", isinstance(r.colour_share, (int, float)) and 0 <= r.colour_share <= 1, "a float in [0, 1]"),
-        ("seed", isinstance(r.seed, int) and r.seed >= 0, "an int >= 0"),
-        ("threads", isinstance(r.threads, int) and r.threads >= 0, "an int >= 0 (0: torch's default)"),
+        ("colour_aug", isinstance(r.colour_aug, bool), "a bool"),
+        ("bn", r.bn in BN_MODES, f"one of {list(BN_MODES)}"),
     ])
     resolve_pretrained_cfg(f"{r.model}.{r.tag}")  # UnknownTagError for a tag that does not exist
 
@@ -101,12 +110,16 @@ def init_from(generator: torch.nn.Module, source: torch.nn.Module) -> list[str]:
 
 
 def make_sr_batch(pool, batch_size: int, hr_size: int, scale: int, seed: int,
-                  colour_share: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  colour_share: float | None = None, colour_aug: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """A seeded batch: (LR (B, 3, hr/scale, hr/scale), HR (B, 3, hr, hr)), both float in [0, 1]; LR is the HR crop
-    down-sampled with PIL BICUBIC."""
+    (colour-augmented by :func:`ganzoo.data.augment.colour_augment` when ``colour_aug``) down-sampled with PIL
+    BICUBIC."""
     from ..data import make_lr
+    from ..data.augment import colour_augment
 
     hr = pool.sample(batch_size, hr_size, seed=seed, colour_share=colour_share)
+    if colour_aug:
+        hr = colour_augment(hr, seed=seed + 1)
     lr = np.stack([make_lr(h, scale) for h in hr])
 
     def to_t(a: np.ndarray) -> torch.Tensor:
@@ -143,11 +156,10 @@ class SRTrainer(GANTrainer):
         from ..data.inpainting import TrainingPool
 
         r = self.recipe
-        if r.threads:
-            torch.set_num_threads(r.threads)
         self.scale = self.model.config.scale
         self.pool = TrainingPool(min_side=r.hr_size)
-        self.fixed = make_sr_batch(self.pool, 4, r.hr_size, self.scale, r.seed + 10_000, r.colour_share)
+        self.fixed = make_sr_batch(self.pool, 4, r.hr_size, self.scale, r.seed + 10_000, r.colour_share,
+                                   r.colour_aug)
 
     def _frozen(self) -> bool:
         return self.step < self.recipe.freeze_steps
@@ -156,18 +168,22 @@ class SRTrainer(GANTrainer):
         r, ctx = self.recipe, self.ctx
         seed = int(torch.randint(2 ** 62, (1,), generator=self.gen))  # the same on every process
         lr, hr = (ctx.shard(t).to(ctx.device) for t in make_sr_batch(self.pool, r.batch_size, r.hr_size,
-                                                                      self.scale, seed, r.colour_share))
+                                                                      self.scale, seed, r.colour_share,
+                                                                      r.colour_aug))
         g = self.model.generator
         if self._frozen():
             # head + trunk fixed (eval-mode BN, no graph); DDP is bypassed: only rank-identical frozen parts
             # run outside it and the trainable tail is averaged by hand below
             with torch.no_grad():
                 g.head.eval(), g.trunk.eval(), g.trunk_tail.eval()
-                head = g.head(lr)
-                x = head + g.trunk_tail(g.trunk(head))
-            sr = self._tail(g, x)
+                x = g.features(lr)
+            sr = g.reconstruct(x)
         else:
             g.train()
+            if r.bn == "frozen":
+                for m in g.modules():
+                    if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                        m.eval()
             sr = self.G(lr)
         loss = torch.nn.functional.mse_loss(sr, hr)
         opt = self.optimizers["g"]
@@ -179,14 +195,6 @@ class SRTrainer(GANTrainer):
         with torch.no_grad():
             psnr = -10 * torch.log10(((sr.clamp(0, 1) - hr) ** 2).mean().clamp_min(1e-10))
         return {"mse": loss.detach(), "psnr": psnr}
-
-    @staticmethod
-    def _tail(g: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        x = g.tail(g.upsample(x))
-        lo, hi = g.output_range
-        if g.output_act == "clamp":
-            return x.clamp(lo, hi)
-        return lo + (hi - lo) * 0.5 * (torch.tanh(x) + 1.0)
 
     def _allreduce_grads(self, params: list[torch.nn.Parameter]) -> None:
         import torch.distributed as dist
