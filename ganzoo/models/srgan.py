@@ -233,9 +233,16 @@ class SRGANDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_tensor(x, "image", ndim=4, channels=self.channels, size=(self.image_size, self.image_size),
                      like=first_param(self))
+        return self.forward_with_features(x)[0]
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (B,), the conv stack's last feature map (B, d_widths[-1], F, F), F = d_feature_size). The
+        feature map is the discriminator's counterpart of VGG's deep features (what a feature-matching content
+        loss compares)."""
         if (self.in_scale, self.in_shift) != (1.0, 0.0):
             x = x * self.in_scale + self.in_shift
-        return self.classifier(self.features(x).flatten(1))[:, 0]
+        f = self.features(x)
+        return self.classifier(f.flatten(1))[:, 0], f
 
 
 class Conv2dSame(nn.Conv2d):
@@ -344,6 +351,12 @@ default_cfgs = {
                     "weights: [0, 1] in, output clamped to [0, 1]. " + _NOT_YET,
     ),
     "srgan.paper": _cfg(description="x4 SRGAN as in the paper: [0, 1] in, tanh output in [-1, 1]. " + _PAPER_X4),
+    "srgan_x2.pool": _cfg(config=_KRASSERM, dataset=_POOL, license="apache-2.0",
+        description="x2 SRGAN (MSE + discriminator-feature content + adversarial loss), fine-tuned by ganzoo from "
+                    "its x2 SRResNet with ganzoo.train.sr: [0, 1] in, [0, 1] out (tanh). " + _POOL_PENDING),
+    "srgan_x8.pool": _cfg(config=_KRASSERM, dataset=_POOL, license="apache-2.0",
+        description="x8 SRGAN (MSE + discriminator-feature content + adversarial loss), fine-tuned by ganzoo from "
+                    "its x8 SRResNet with ganzoo.train.sr: [0, 1] in, [0, 1] out (tanh). " + _POOL_PENDING),
     "srgan_x2.paper": _cfg(description="x2 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
     "srgan_x8.paper": _cfg(description="x8 SRGAN, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
     "srresnet.div2k": _cfg(half_precision=True, hub_id="ganzoo/srresnet-div2k",

@@ -122,9 +122,9 @@ def shutdown(ctx: DistContext) -> None:
 class SyncBatchNorm(_BatchNorm):
     """BatchNorm over the global batch of all processes, on CPU (gloo) and GPU (NCCL) alike.
 
-    In training mode with an initialised process group, the per-channel sum, sum of squares and count are
-    all-reduced (differentiably: ``torch.distributed.nn.functional.all_reduce``), the batch is normalised with the
-    global mean and biased variance, and the running statistics are updated with the global unbiased variance, as
+    In training mode with an initialised process group, the per-channel sum and count, then the sum of squared
+    deviations from the global mean, are all-reduced (differentiably: ``torch.distributed.nn.functional.all_reduce``),
+    the batch is normalised with the global mean and biased variance, and the running statistics are updated with the global unbiased variance, as
     one process with the whole batch would. Otherwise it is ordinary ``F.batch_norm``. Parameters, buffers and
     state-dict keys are those of the BatchNorm it replaces (:func:`convert_sync_batchnorm`).
     """
@@ -143,10 +143,13 @@ class SyncBatchNorm(_BatchNorm):
         dims = [0, *range(2, input.dim())]
         x = input.float()
         count = torch.full((1,), x.numel() / c, dtype=torch.float32, device=x.device)
-        stats = all_reduce(torch.cat([x.sum(dims), (x * x).sum(dims), count]))
+        stats = all_reduce(torch.cat([x.sum(dims), count]))
         n = stats[-1]
         mean = stats[:c] / n
-        var = (stats[c:2 * c] / n - mean * mean).clamp_min(0)
+        shape = (1, c) + (1,) * (input.dim() - 2)
+        # two passes: E[x^2] - E[x]^2 cancels catastrophically in float32 where a channel's mean is large against
+        # its spread (measured: a random SRGAN discriminator's features, which then trained visibly differently)
+        var = all_reduce(((x - mean.reshape(shape)) ** 2).sum(dims)) / n
         if self.track_running_stats and self.running_mean is not None and self.running_var is not None:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
@@ -154,7 +157,6 @@ class SyncBatchNorm(_BatchNorm):
                 self.running_mean.mul_(1 - m).add_(mean.detach().to(self.running_mean.dtype), alpha=m)
                 unbiased = var.detach() * n / (n - 1).clamp_min(1)
                 self.running_var.mul_(1 - m).add_(unbiased.to(self.running_var.dtype), alpha=m)
-        shape = (1, c) + (1,) * (input.dim() - 2)
         y = (x - mean.reshape(shape)) * torch.rsqrt(var.reshape(shape) + self.eps)
         if self.affine:
             y = y * self.weight.reshape(shape) + self.bias.reshape(shape)

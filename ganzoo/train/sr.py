@@ -4,9 +4,17 @@ No public x2 or x8 weights exist for the SRGAN paper's generator, so ganzoo make
 (krasserm's DIV2K x4 SRResNet, Apache-2.0). Every generator tensor whose name and shape match is copied: the head,
 the 16 residual blocks, the trunk's tail, the first sub-pixel block and the 9x9 output conv. An x8 generator has a
 third sub-pixel block that x4 lacks; it starts as a copy of x4's second one (``upsample.1`` -> ``upsample.2``), so
-training starts from an x4 model followed by one more learned x2 step rather than from noise. The
-discriminator is not trained: SRResNet is the MSE-only generator (the adversarial SRGAN tags need a GAN phase
-that this recipe does not run yet).
+training starts from an x4 model followed by one more learned x2 step rather than from noise. For the
+SRResNet models the discriminator is not trained (MSE only).
+
+**SRGAN** (``--model srgan_x2`` / ``srgan_x8``, as the paper: initialise from the SRResNet of the same scale, e.g.
+``--init runs/srresnet-x2``): each step trains the discriminator on a ``d_image_size`` (96) crop of HR and SR
+(BCE; real and fake in one forward), then the generator on ``pixel_weight * MSE + feat_weight * MSE(phi(SR),
+phi(HR)) + adv_weight * BCE(D(SR), real)``. phi is the discriminator's last feature map
+(:meth:`SRGANDiscriminator.forward_with_features`): it replaces the paper's VGG54 content loss, because no VGG
+weights can be downloaded here; a learned feature-matching loss of this kind is Larsen et al. 2016's "learned
+similarity". The pixel term (not in the paper) keeps colours anchored while the randomly initialised
+discriminator's features mean little.
 
 ``freeze_steps``: for that many first steps only the sub-pixel blocks and the output conv train (the copied trunk
 is held fixed, in eval mode, and runs without gradients), which is ~2.5x cheaper per step on a CPU and lets the new
@@ -26,6 +34,7 @@ the evaluation protocol's degradation).
 
     python -m ganzoo.train.sr --model srresnet_x2 --steps 400 --freeze-steps 400 --out runs/srresnet-x2
     ganzoo train sr --model srresnet_x8 --hr-size 192 --steps 300 --out runs/srresnet-x8
+    ganzoo train sr --model srgan_x2 --init runs/srresnet-x2 --steps 500 --out runs/srgan-x2
     torchrun --nproc_per_node 2 -m ganzoo.train.sr ... --out runs/ddp                     # data parallel
 
 ``python tools/eval_sr.py --models runs/srresnet-x2`` measures a run on the held-out photos against bicubic.
@@ -46,7 +55,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["SRRecipe", "SRTrainer", "train_sr", "make_sr_batch", "init_from"]
 
-MODELS = ("srresnet_x2", "srresnet_x8")
+MODELS = ("srresnet_x2", "srresnet_x8", "srgan_x2", "srgan_x8")
+SCALES = {"srresnet_x2": 2, "srresnet_x8": 8, "srgan_x2": 2, "srgan_x8": 8}
 BN_MODES = ("frozen", "batch")
 
 
@@ -63,6 +73,12 @@ class SRRecipe:
     colour_share: float = 0.75
     colour_aug: bool = True  # channel permutation, saturation, tints of grey crops (ganzoo.data.augment)
     bn: str = "frozen"  # "frozen": BatchNorm in eval mode with the init's statistics; "batch": batch statistics
+    # the SRGAN models only (srgan_x2 / srgan_x8): the generator loss is
+    # pixel_weight * MSE + feat_weight * MSE(D features) + adv_weight * BCE(D(SR), real)
+    lr_d: float = 1e-4
+    pixel_weight: float = 1.0
+    feat_weight: float = 1.0
+    adv_weight: float = 1e-3
     seed: int = 0
     threads: int = 0  # 0 = torch default
 
@@ -72,7 +88,9 @@ def check_recipe(recipe: SRRecipe) -> None:
     from ..registry import resolve_pretrained_cfg
 
     r = recipe
-    scale = {"srresnet_x2": 2, "srresnet_x8": 8}.get(r.model)
+    scale = SCALES.get(r.model)
+    num = (int, float)
+    d_size = 96  # SRGANConfig.d_image_size of every .pool tag
     check_fields(r, [*common_checks(r),
         ("model", scale is not None, f"one of {list(MODELS)}"),
         ("hr_size", isinstance(r.hr_size, int) and 16 <= r.hr_size <= 1024 and r.hr_size % (scale or 1) == 0,
@@ -82,7 +100,16 @@ def check_recipe(recipe: SRRecipe) -> None:
         ("colour_share", isinstance(r.colour_share, (int, float)) and 0 <= r.colour_share <= 1, "a float in [0, 1]"),
         ("colour_aug", isinstance(r.colour_aug, bool), "a bool"),
         ("bn", r.bn in BN_MODES, f"one of {list(BN_MODES)}"),
+        ("lr_d", isinstance(r.lr_d, num) and 0 < r.lr_d < 1, "a float in (0, 1)"),
+        ("pixel_weight", isinstance(r.pixel_weight, num) and r.pixel_weight >= 0, "a float >= 0"),
+        ("feat_weight", isinstance(r.feat_weight, num) and r.feat_weight >= 0, "a float >= 0"),
+        ("adv_weight", isinstance(r.adv_weight, num) and r.adv_weight >= 0, "a float >= 0"),
     ])
+    if r.model.startswith("srgan"):
+        check_fields(r, [
+            ("hr_size", r.hr_size >= d_size, f"at least the discriminator's input side ({d_size}) for an SRGAN model"),
+            ("pixel_weight", r.pixel_weight + r.feat_weight > 0, "> 0 where --feat-weight is 0 (no content loss)"),
+        ])
     resolve_pretrained_cfg(f"{r.model}.{r.tag}")  # UnknownTagError for a tag that does not exist
 
 
@@ -149,8 +176,16 @@ class SRTrainer(GANTrainer):
             logger.info("initialised %s from %s; not copied: %s", r.model, r.init, missing or "none")
         return model
 
+    @property
+    def adversarial(self) -> bool:
+        return self.recipe.model.startswith("srgan")
+
     def make_optimizers(self, model: GANModel) -> dict[str, torch.optim.Optimizer]:
-        return {"g": torch.optim.Adam(model.generator.parameters(), self.recipe.lr, betas=(0.9, 0.999))}
+        r = self.recipe
+        opts = {"g": torch.optim.Adam(model.generator.parameters(), r.lr, betas=(0.9, 0.999))}
+        if self.adversarial:
+            opts["d"] = torch.optim.Adam(model.discriminator.parameters(), r.lr_d, betas=(0.9, 0.999))
+        return opts
 
     def prepare(self) -> None:
         from ..data.inpainting import TrainingPool
@@ -185,7 +220,9 @@ class SRTrainer(GANTrainer):
                     if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                         m.eval()
             sr = self.G(lr)
-        loss = torch.nn.functional.mse_loss(sr, hr)
+        mse = torch.nn.functional.mse_loss(sr, hr)
+        out: dict[str, torch.Tensor] = {"mse": mse.detach()}
+        loss = mse if not self.adversarial else self._gan_losses(sr, hr, out)
         opt = self.optimizers["g"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -193,8 +230,42 @@ class SRTrainer(GANTrainer):
             self._allreduce_grads(list(g.upsample.parameters()) + list(g.tail.parameters()))
         opt.step()
         with torch.no_grad():
-            psnr = -10 * torch.log10(((sr.clamp(0, 1) - hr) ** 2).mean().clamp_min(1e-10))
-        return {"mse": loss.detach(), "psnr": psnr}
+            out["psnr"] = -10 * torch.log10(((sr.clamp(0, 1) - hr) ** 2).mean().clamp_min(1e-10))
+        return out
+
+    def _gan_losses(self, sr: torch.Tensor, hr: torch.Tensor, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        """One discriminator step on a ``d_image_size`` crop of (HR, SR), then the generator's loss on the same
+        crop: pixel MSE (whole image) + MSE between the discriminator's last feature maps of SR and HR (the
+        stand-in for the paper's VGG54 content loss: no downloaded VGG weights) + the adversarial BCE."""
+        import torch.nn.functional as F
+
+        r, model = self.recipe, self.model
+        side = model.config.d_image_size
+        # one crop offset per step from the trainer's generator: the same on every process
+        t, l = (int(torch.randint(hr.shape[-1] - side + 1, (1,), generator=self.gen)) for _ in range(2))
+        hr_c, sr_c = hr[..., t:t + side, l:l + side], sr[..., t:t + side, l:l + side]
+        # one forward of real and fake together (as BigGAN's D step): DDP all-reduces the gradients of one
+        # forward per backward; two forwards before one backward leave a 2-process run off the 1-process one
+        real, fake = self.D(torch.cat([hr_c, sr_c.detach()])).chunk(2)
+        loss_d = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                  + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        self.optimizers["d"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizers["d"].step()
+        # the generator's view: the discriminator as it is now, its gradients discarded at its next zero_grad
+        disc = model.discriminator
+        disc.requires_grad_(False)  # its gradients are not needed (and its DDP hooks stay out of G's backward)
+        try:
+            with torch.no_grad():
+                _, f_hr = disc.forward_with_features(hr_c)
+            logit, f_sr = disc.forward_with_features(sr_c)
+        finally:
+            disc.requires_grad_(True)
+        feat = F.mse_loss(f_sr, f_hr)
+        adv = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
+        out.update(loss_d=loss_d.detach(), d_real=torch.sigmoid(real).mean().detach(),
+                   d_fake=torch.sigmoid(fake).mean().detach(), feat=feat.detach(), adv=adv.detach())
+        return r.pixel_weight * F.mse_loss(sr, hr) + r.feat_weight * feat + r.adv_weight * adv
 
     def _allreduce_grads(self, params: list[torch.nn.Parameter]) -> None:
         import torch.distributed as dist
