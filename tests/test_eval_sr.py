@@ -125,6 +125,12 @@ def test_onnxruntime_backend_matches_eager():
     assert "no ONNX export path for bfloat16" in skipped["skipped"] and "per_image" not in skipped
 
 
+def test_runs_pairs_make_exactly_those_runs():
+    rep = eval_sr.evaluate([_tiny()], images=["coffee"], pairs=[("eager", "bfloat16")])
+    assert [(r["backend"], r["dtype"]) for r in rep["runs"]] == [("PIL", "uint8"), ("eager", "float32"),
+                                                                 ("eager", "bfloat16")]
+
+
 def test_cli_refuses_random_weights_unless_asked(tmp_path, capsys):
     out = tmp_path / "e.json"
     assert eval_sr.main(["--models", "srresnet.paper", "--images", "coffee", "--json", str(out)]) == 2
@@ -148,6 +154,8 @@ def test_cli_random_ok_runs_and_says_so(tmp_path, capsys):
     (["--backend", "tensorrt"], "unknown backend 'tensorrt'"),
     (["--images", "lena"], "unknown held-out photo 'lena'"),
     (["--models", "srresnet.paper,srresnet_x2.paper", "--random-ok"], "different scales [2, 4]"),
+    (["--runs", "eager"], "--runs: expected backend:dtype items, got 'eager'"),
+    (["--runs", "eager:int4"], "unknown dtype 'int4'"),
 ])
 def test_cli_bad_options(argv, msg, tmp_path, capsys):
     args = ["--models", "srresnet.paper", "--random-ok", "--images", "coffee"] + argv + ["--json", str(tmp_path / "j")]

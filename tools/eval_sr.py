@@ -193,13 +193,16 @@ def _summarise(per_image: dict[str, dict[str, float]]) -> dict[str, float]:
 def evaluate(models: Sequence[Any], *, images: Sequence[str] | None = None, scale: int | None = None,
              dtypes: Sequence[str] = ("float32",), backends: Sequence[str] = ("eager",), device: str = "cpu",
              random_ok: bool = False, seed: int = 0, threads: int | None = None,
-             command: str | None = None, keep_outputs: bool = False, progress: bool = False) -> dict[str, Any]:
+             command: str | None = None, keep_outputs: bool = False, progress: bool = False,
+             pairs: Sequence[tuple[str, str]] | None = None) -> dict[str, Any]:
     """Run the SR evaluation; returns the JSON-ready report (see the module docstring).
 
     models: registry names / folders (loaded with :func:`load_model`) or ganzoo SR model objects (their weights
         are described as ``"given"``). images: names from ``ganzoo.data.SR_HELDOUT`` (default: all).
     scale: the x factor (default: the models'; every model must have it). dtypes / backends: see ``DTYPES`` /
         ``BACKENDS``; eager float32 always runs first as the reference of the other runs.
+    pairs: (backend, dtype) runs to make instead of every backend with every dtype (e.g. eager bfloat16 and
+        onnxruntime float16 without the slow eager float16 on a CPU).
     keep_outputs: also return the uint8 SR images under ``report["_outputs"][run][image]`` (not JSON).
     progress: a tqdm bar per run.
     """
@@ -210,6 +213,8 @@ def evaluate(models: Sequence[Any], *, images: Sequence[str] | None = None, scal
     from ganzoo.data.photos import bicubic_up, get_photo, list_photos, make_lr
     from ganzoo.metrics import psnr, sr_scores
 
+    if pairs is not None:
+        dtypes, backends = sorted({d for _, d in pairs}), sorted({b for b, _ in pairs})
     for d in dtypes:
         if d not in DTYPES:
             raise EvalError(f"unknown dtype {d!r}; expected some of {', '.join(DTYPES)}")
@@ -260,7 +265,8 @@ def evaluate(models: Sequence[Any], *, images: Sequence[str] | None = None, scal
     runs.append({"method": "bicubic", "model": None, "weights": None, "backend": "PIL", "dtype": "uint8",
                  "per_image": per, "mean": _summarise(per)})
 
-    order = [("eager", "float32")] + [(b, d) for b in backends for d in dtypes if (b, d) != ("eager", "float32")]
+    wanted = list(pairs) if pairs is not None else [(b, d) for b in backends for d in dtypes]
+    order = [("eager", "float32")] + [bd for bd in dict.fromkeys(wanted) if bd != ("eager", "float32")]
     tmp = tempfile.TemporaryDirectory(prefix="ganzoo-eval-sr-")
     try:
         for key, model, desc in loaded:
@@ -460,6 +466,19 @@ def _csv(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
 
 
+def _pairs(s: str) -> list[tuple[str, str]] | None:
+    """``--runs``: "backend:dtype,..." -> [(backend, dtype), ...] (None when empty)."""
+    if not s.strip():
+        return None
+    out = []
+    for item in _csv(s):
+        backend, sep, dtype = item.partition(":")
+        if not sep:
+            raise EvalError(f"--runs: expected backend:dtype items, got {item!r}")
+        out.append((backend, dtype))
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="eval_sr.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -471,6 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=None, help="upscaling factor (default: the models')")
     p.add_argument("--dtype", default="float32", help=f"comma-separated, from {','.join(DTYPES)}")
     p.add_argument("--backend", default="eager", help=f"comma-separated, from {','.join(BACKENDS)}")
+    p.add_argument("--runs", default="", help="comma-separated backend:dtype pairs instead of --dtype x --backend, "
+                   "e.g. eager:bfloat16,onnxruntime:float16")
     p.add_argument("--device", default="cpu", help="eager device (ONNX Runtime runs on CPU)")
     p.add_argument("--threads", type=int, default=None, help="torch and ONNX Runtime threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0, help="seed of random weights (--random-ok)")
@@ -495,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = evaluate(_csv(args.models), images=_csv(args.images) or None, scale=args.scale,
                           dtypes=_csv(args.dtype), backends=_csv(args.backend), device=args.device,
                           random_ok=args.random_ok, seed=args.seed, threads=args.threads, command=command,
-                          progress=sys.stderr.isatty())
+                          progress=sys.stderr.isatty(), pairs=_pairs(args.runs))
     except (EvalError, ValueError) as e:
         print(f"eval_sr: error: {e}", file=sys.stderr)
         return 2

