@@ -1,4 +1,4 @@
-"""The published SR weights (srresnet.div2k, srgan.div2k) against their own metrics file, on one held-out photo."""
+"""The published SR weights (srresnet.div2k, srgan.div2k, srresnet_x2.pool) against their own metrics file, on one held-out photo."""
 from __future__ import annotations
 
 import json
@@ -24,7 +24,7 @@ def _metrics(tag: str) -> dict:
     return json.loads((repo.path / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("tag", ["srresnet.div2k", "srgan.div2k"])
+@pytest.mark.parametrize("tag", ["srresnet.div2k", "srgan.div2k", "srresnet_x2.pool"])
 def test_loaded_weights_give_the_recorded_psnr(tag):
     metrics = _metrics(tag)
     run = next(r for r in metrics["runs"] if r["method"] == tag and r["backend"] == "eager"
@@ -33,15 +33,17 @@ def test_loaded_weights_give_the_recorded_psnr(tag):
     model = ganzoo.load(tag)
     assert model.pretrained_parts == ("generator",)
     assert metrics["models"][tag]["weights_sha256"] == model.pretrained_cfg.sha256
+    scale = model.config.scale
+    assert metrics["protocol"]["scale"] == scale
     hr = get_photo(PHOTO).load()
-    lr = make_lr(hr, 4)
-    got = sr_scores(hr, sr_forward(model, lr), 4)
+    lr = make_lr(hr, scale)
+    got = sr_scores(hr, sr_forward(model, lr), scale)
     want = run["per_image"][PHOTO]
     # uint8 outputs: a different thread count may flip a rounding here and there, never more than 0.01 dB
     assert got["psnr_y"] == pytest.approx(want["psnr_y"], abs=0.01)
     assert got["ssim_y"] == pytest.approx(want["ssim_y"], abs=1e-4)
     assert got["psnr_rgb"] == pytest.approx(want["psnr_rgb"], abs=0.01)
-    base = sr_scores(hr, bicubic_up(lr, 4), 4)
+    base = sr_scores(hr, bicubic_up(lr, scale), scale)
     assert base["psnr_y"] == pytest.approx(bic["per_image"][PHOTO]["psnr_y"], abs=1e-9)
     if tag.startswith("srresnet"):  # the MSE model beats bicubic; SRGAN trades PSNR for texture
         assert got["psnr_y"] > base["psnr_y"] + 0.5

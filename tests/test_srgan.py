@@ -94,6 +94,9 @@ def _save_port(tmp_path, sd: dict[str, torch.Tensor], prefix: str = "_orig_mod."
     return path
 
 
+TRAINED = {"srresnet_x2.pool"}  # tags with weights trained by ganzoo.train.sr
+
+
 # --- parameter counts ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, overrides, expected", [
@@ -174,6 +177,8 @@ def test_every_tag_builds_and_matches_its_specs(name):
         assert cfg.paper_url == "https://arxiv.org/abs/1609.04802" and "ledig2017srgan" in cfg.citation
         if tag == "div2k":  # converted krasserm weights, embedded and pinned
             assert cfg.hub_id == f"ganzoo/{name}-div2k" and cfg.sha256 and "krasserm" in cfg.description
+        elif f"{name}.{tag}" in TRAINED:  # ganzoo's own fine-tunes, embedded and pinned
+            assert cfg.hub_id == f"ganzoo/{name.replace('_', '-')}-{tag}" and cfg.sha256 and "bicubic" in cfg.description
         else:  # no weights published, and the description says so
             assert cfg.hub_id is None and re.search(r"not published|no public weights", cfg.description)
         (x,) = model.sample_inputs(2, generator=torch.Generator().manual_seed(0))
