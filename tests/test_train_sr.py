@@ -179,8 +179,8 @@ def test_ganzoo_train_sr_reports_a_bad_option_on_one_line(tmp_path, capsys):
 
     out = tmp_path / "r"
     assert main(["train", "sr", "--model", "srgan", "--out", str(out)]) == 1
-    assert capsys.readouterr().err == ("ganzoo train: error: --model must be one of ['srresnet_x2', 'srresnet_x8'], "
-                                       "got 'srgan'\n")
+    assert capsys.readouterr().err == ("ganzoo train: error: --model must be one of ['srresnet_x2', 'srresnet_x8', "
+                                       "'srgan_x2', 'srgan_x8'], got 'srgan'\n")
     assert not out.exists()
 
 

@@ -373,7 +373,7 @@ default_cfgs = {
     "srresnet.paper": _cfg(description="x4 SRResNet as in the paper: [0, 1] in, tanh output in [-1, 1]. "
                            + _PAPER_X4),
     "srresnet_x2.pool": _cfg(config=_KRASSERM, dataset=_POOL, license="apache-2.0", hub_id="ganzoo/srresnet-x2-pool",
-        revision="d2123f9d1ff70823d0f178d8ed7940c76c6ac49b",
+        revision="c9bd1402789364703cd991e1f25a915df16a69dd",
         sha256="84323d156d80496fa5934381769768be3faa2c0a69eee7bb1f1863796124276f",
         description="x2 SRResNet (MSE loss), fine-tuned by ganzoo from srresnet.div2k (" + _KRASSERM_BY + ") on "
                     "ganzoo's photo pool with ganzoo.train.sr (900 steps on a 2-core CPU): [0, 1] in, [0, 1] out "
