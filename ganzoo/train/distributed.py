@@ -124,8 +124,8 @@ class SyncBatchNorm(_BatchNorm):
 
     In training mode with an initialised process group, the per-channel sum and count, then the sum of squared
     deviations from the global mean, are all-reduced (differentiably: ``torch.distributed.nn.functional.all_reduce``),
-    the batch is normalised with the global mean and biased variance, and the running statistics are updated with the global unbiased variance, as
-    one process with the whole batch would. Otherwise it is ordinary ``F.batch_norm``. Parameters, buffers and
+    the batch is normalised with the global mean and biased variance, and the running statistics are updated with
+    the global unbiased variance, as one process with the whole batch would. Otherwise it is ordinary ``F.batch_norm``. Parameters, buffers and
     state-dict keys are those of the BatchNorm it replaces (:func:`convert_sync_batchnorm`).
     """
 

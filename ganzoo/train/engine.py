@@ -43,7 +43,7 @@ CHECKPOINT = "checkpoint.pt"
 
 class GANTrainer:
     """Base of the training recipes. ``recipe`` is the recipe's dataclass (its fields are the command-line options;
-    it must have ``steps``, ``batch_size`` and ``seed``)."""
+    it must have ``steps``, ``batch_size``, ``seed`` and ``threads``: :func:`common_checks`)."""
 
     #: the recipe module, for the command recorded in the model card (``python -m <module> ...``)
     module: ClassVar[str] = ""
@@ -128,8 +128,8 @@ class GANTrainer:
         bar = None
         threads = torch.get_num_threads()
         try:
-            if int(getattr(self.recipe, "threads", 0) or 0):
-                torch.set_num_threads(int(self.recipe.threads))  # restored below: a Python caller keeps its own
+            if self.recipe.threads:  # common_checks: an int >= 0
+                torch.set_num_threads(self.recipe.threads)  # restored below: a Python caller keeps its own
             torch.manual_seed(int(self.recipe.seed))  # the same initial weights on every process
             model = self.build()
             self.model = model.to(self.ctx.device).train()

@@ -55,8 +55,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["SRRecipe", "SRTrainer", "train_sr", "make_sr_batch", "init_from"]
 
-MODELS = ("srresnet_x2", "srresnet_x8", "srgan_x2", "srgan_x8")
 SCALES = {"srresnet_x2": 2, "srresnet_x8": 8, "srgan_x2": 2, "srgan_x8": 8}
+MODELS = tuple(SCALES)
 BN_MODES = ("frozen", "batch")
 
 
@@ -85,12 +85,13 @@ class SRRecipe:
 
 def check_recipe(recipe: SRRecipe) -> None:
     """Raise ValueError naming the first field out of range (before anything is created or loaded)."""
+    from ..models.srgan import SRGANConfig
     from ..registry import resolve_pretrained_cfg
 
     r = recipe
     scale = SCALES.get(r.model)
     num = (int, float)
-    d_size = 96  # SRGANConfig.d_image_size of every .pool tag
+    d_size = SRGANConfig.d_image_size  # no .pool tag overrides it
     check_fields(r, [*common_checks(r),
         ("model", scale is not None, f"one of {list(MODELS)}"),
         ("hr_size", isinstance(r.hr_size, int) and 16 <= r.hr_size <= 1024 and r.hr_size % (scale or 1) == 0,
@@ -222,7 +223,7 @@ class SRTrainer(GANTrainer):
             sr = self.G(lr)
         mse = torch.nn.functional.mse_loss(sr, hr)
         out: dict[str, torch.Tensor] = {"mse": mse.detach()}
-        loss = mse if not self.adversarial else self._gan_losses(sr, hr, out)
+        loss = mse if not self.adversarial else self._gan_losses(sr, hr, mse, out)
         opt = self.optimizers["g"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -233,7 +234,8 @@ class SRTrainer(GANTrainer):
             out["psnr"] = -10 * torch.log10(((sr.clamp(0, 1) - hr) ** 2).mean().clamp_min(1e-10))
         return out
 
-    def _gan_losses(self, sr: torch.Tensor, hr: torch.Tensor, out: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _gan_losses(self, sr: torch.Tensor, hr: torch.Tensor, mse: torch.Tensor,
+                    out: dict[str, torch.Tensor]) -> torch.Tensor:
         """One discriminator step on a ``d_image_size`` crop of (HR, SR), then the generator's loss on the same
         crop: pixel MSE (whole image) + MSE between the discriminator's last feature maps of SR and HR (the
         stand-in for the paper's VGG54 content loss: no downloaded VGG weights) + the adversarial BCE."""
@@ -244,8 +246,7 @@ class SRTrainer(GANTrainer):
         # one crop offset per step from the trainer's generator: the same on every process
         t, l = (int(torch.randint(hr.shape[-1] - side + 1, (1,), generator=self.gen)) for _ in range(2))
         hr_c, sr_c = hr[..., t:t + side, l:l + side], sr[..., t:t + side, l:l + side]
-        # one forward of real and fake together (as BigGAN's D step): DDP all-reduces the gradients of one
-        # forward per backward; two forwards before one backward leave a 2-process run off the 1-process one
+        # real and fake in one forward (as BigGAN's D step), so BN normalises them with the same statistics
         real, fake = self.D(torch.cat([hr_c, sr_c.detach()])).chunk(2)
         loss_d = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
                   + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
@@ -265,7 +266,7 @@ class SRTrainer(GANTrainer):
         adv = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
         out.update(loss_d=loss_d.detach(), d_real=torch.sigmoid(real).mean().detach(),
                    d_fake=torch.sigmoid(fake).mean().detach(), feat=feat.detach(), adv=adv.detach())
-        return r.pixel_weight * F.mse_loss(sr, hr) + r.feat_weight * feat + r.adv_weight * adv
+        return r.pixel_weight * mse + r.feat_weight * feat + r.adv_weight * adv
 
     def _allreduce_grads(self, params: list[torch.nn.Parameter]) -> None:
         import torch.distributed as dist
