@@ -13,15 +13,18 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["upscale", "inpaint", "Upscaler", "receptive_radius", "tiled_apply"]
+__all__ = ["upscale", "inpaint", "Upscaler", "receptive_radius", "tiled_apply", "voxels_to_mesh", "write_mesh",
+           "render_views", "write_views"]
 
 _LAZY = {"upscale": "upscaling", "Upscaler": "upscaling", "receptive_radius": "upscaling", "tiled_apply": "tiling",
-         "inpaint": "inpainting"}
+         "inpaint": "inpainting", "voxels_to_mesh": "voxels", "write_mesh": "voxels", "render_views": "voxels",
+         "write_views": "voxels"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .inpainting import inpaint
     from .tiling import tiled_apply
     from .upscaling import Upscaler, receptive_radius, upscale
+    from .voxels import render_views, voxels_to_mesh, write_mesh, write_views
 
 
 def __getattr__(name: str) -> Any:
