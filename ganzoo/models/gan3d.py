@@ -216,6 +216,15 @@ default_cfgs = {
         description="32^3 3D-GAN variant (one fewer stride-2 block; ganzoo configuration, not in the paper). "
                     "No weights are published yet.",
     ),
+    # trained by ganzoo on the CPU (python -m ganzoo.train.gan3d): half the paper's widths, which procedural
+    # primitives do not need and a 2-core CPU cannot afford
+    "gan3d_32.shapes": _cfg(
+        hub_id=None, config={"ngf": 32, "ndf": 32},
+        dataset="ganzoo procedural voxel shapes (ganzoo.data.voxels: primitives and furniture-like compositions, "
+                "32^3, with class labels)",
+        description="32^3 3D-GAN at half width (ngf = ndf = 32) for ganzoo's procedural shapes; no weights "
+                    "published yet (recipe: ganzoo/train/gan3d.py).",
+    ),
 }
 
 
