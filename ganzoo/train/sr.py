@@ -57,7 +57,10 @@ __all__ = ["SRRecipe", "SRTrainer", "train_sr", "make_sr_batch", "init_from"]
 
 SCALES = {"srresnet_x2": 2, "srresnet_x8": 8, "srgan_x2": 2, "srgan_x8": 8}
 MODELS = tuple(SCALES)
+#: the models trained adversarially (the SRGAN phase); the others are MSE-only SRResNets
+ADVERSARIAL = frozenset({"srgan_x2", "srgan_x8"})
 BN_MODES = ("frozen", "batch")
+NUM = (int, float)
 
 
 @dataclass
@@ -90,23 +93,22 @@ def check_recipe(recipe: SRRecipe) -> None:
 
     r = recipe
     scale = SCALES.get(r.model)
-    num = (int, float)
     d_size = SRGANConfig.d_image_size  # no .pool tag overrides it
     check_fields(r, [*common_checks(r),
         ("model", scale is not None, f"one of {list(MODELS)}"),
         ("hr_size", isinstance(r.hr_size, int) and 16 <= r.hr_size <= 1024 and r.hr_size % (scale or 1) == 0,
          f"an int in [16, 1024] divisible by the scale ({scale})"),
-        ("lr", isinstance(r.lr, (int, float)) and 0 < r.lr < 1, "a float in (0, 1)"),
+        ("lr", isinstance(r.lr, NUM) and 0 < r.lr < 1, "a float in (0, 1)"),
         ("freeze_steps", isinstance(r.freeze_steps, int) and r.freeze_steps >= 0, "an int >= 0"),
-        ("colour_share", isinstance(r.colour_share, (int, float)) and 0 <= r.colour_share <= 1, "a float in [0, 1]"),
+        ("colour_share", isinstance(r.colour_share, NUM) and 0 <= r.colour_share <= 1, "a float in [0, 1]"),
         ("colour_aug", isinstance(r.colour_aug, bool), "a bool"),
         ("bn", r.bn in BN_MODES, f"one of {list(BN_MODES)}"),
-        ("lr_d", isinstance(r.lr_d, num) and 0 < r.lr_d < 1, "a float in (0, 1)"),
-        ("pixel_weight", isinstance(r.pixel_weight, num) and r.pixel_weight >= 0, "a float >= 0"),
-        ("feat_weight", isinstance(r.feat_weight, num) and r.feat_weight >= 0, "a float >= 0"),
-        ("adv_weight", isinstance(r.adv_weight, num) and r.adv_weight >= 0, "a float >= 0"),
+        ("lr_d", isinstance(r.lr_d, NUM) and 0 < r.lr_d < 1, "a float in (0, 1)"),
+        ("pixel_weight", isinstance(r.pixel_weight, NUM) and r.pixel_weight >= 0, "a float >= 0"),
+        ("feat_weight", isinstance(r.feat_weight, NUM) and r.feat_weight >= 0, "a float >= 0"),
+        ("adv_weight", isinstance(r.adv_weight, NUM) and r.adv_weight >= 0, "a float >= 0"),
     ])
-    if r.model.startswith("srgan"):
+    if r.model in ADVERSARIAL:
         check_fields(r, [
             ("hr_size", r.hr_size >= d_size, f"at least the discriminator's input side ({d_size}) for an SRGAN model"),
             ("pixel_weight", r.pixel_weight + r.feat_weight > 0, "> 0 where --feat-weight is 0 (no content loss)"),
@@ -179,7 +181,7 @@ class SRTrainer(GANTrainer):
 
     @property
     def adversarial(self) -> bool:
-        return self.recipe.model.startswith("srgan")
+        return self.recipe.model in ADVERSARIAL
 
     def make_optimizers(self, model: GANModel) -> dict[str, torch.optim.Optimizer]:
         r = self.recipe
