@@ -12,6 +12,10 @@ from .inpainting import (BUCKETS, INPAINT_HELDOUT, MASK_KINDS, TRAIN_SOURCES, He
                          coverage, heldout_fingerprints, heldout_pairs, image_fingerprint, mask_in_bucket,
                          mask_to_image, rect_mask, stroke_mask)
 from .photos import SR_HELDOUT, HeldOutPhoto, bicubic_up, get_photo, list_photos, load_photo, make_lr
+from .sprites import BACKGROUND as SPRITE_BACKGROUND
+from .sprites import (MAX_SPRITES, RADIUS_RANGE, SPEED_RANGE, SPRITE_COLOURS, SPRITE_PALETTE, SPRITE_SHAPES,
+                      SPRITES_HELDOUT_N, SPRITES_HELDOUT_SEED, SpriteVideos, frame_coherence, make_video, motion_stats,
+                      sprite_dataset, sprite_heldout, track_centroids)
 from .voxels import (PACKAGE_MESHES, SHAPE_CLASSES, VOXEL_HELDOUT_N, VOXEL_HELDOUT_SEED, load_package_mesh,
                      make_shape, package_mesh_voxels, read_mesh, voxel_dataset, voxel_heldout, voxelize_mesh)
 
@@ -23,7 +27,10 @@ __all__ = ["available_datasets", "load_dataset", "SR_HELDOUT", "HeldOutPhoto", "
            "heldout_fingerprints", "heldout_pairs", "HeldOutPair", "rect_mask", "stroke_mask", "mask_in_bucket",
            "coverage", "mask_to_image", "image_fingerprint",
            "SHAPE_CLASSES", "VOXEL_HELDOUT_SEED", "VOXEL_HELDOUT_N", "make_shape", "voxel_dataset", "voxel_heldout",
-           "read_mesh", "voxelize_mesh", "load_package_mesh", "package_mesh_voxels", "PACKAGE_MESHES"]
+           "read_mesh", "voxelize_mesh", "load_package_mesh", "package_mesh_voxels", "PACKAGE_MESHES",
+           "SPRITE_BACKGROUND", "MAX_SPRITES", "RADIUS_RANGE", "SPEED_RANGE", "SPRITE_COLOURS", "SPRITE_PALETTE",
+           "SPRITE_SHAPES", "SPRITES_HELDOUT_N", "SPRITES_HELDOUT_SEED", "SpriteVideos", "frame_coherence",
+           "make_video", "motion_stats", "sprite_dataset", "sprite_heldout", "track_centroids"]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,16 +14,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["upscale", "inpaint", "Upscaler", "receptive_radius", "tiled_apply", "voxels_to_mesh", "write_mesh",
-           "render_views", "write_views"]
+           "render_views", "write_views", "video_grid", "write_gif", "write_mp4", "write_video", "video_to_uint8"]
 
 _LAZY = {"upscale": "upscaling", "Upscaler": "upscaling", "receptive_radius": "upscaling", "tiled_apply": "tiling",
          "inpaint": "inpainting", "voxels_to_mesh": "voxels", "write_mesh": "voxels", "render_views": "voxels",
-         "write_views": "voxels"}
+         "write_views": "voxels", "video_grid": "video", "write_gif": "video", "write_mp4": "video",
+         "write_video": "video", "video_to_uint8": "video"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from .inpainting import inpaint
     from .tiling import tiled_apply
     from .upscaling import Upscaler, receptive_radius, upscale
+    from .video import video_grid, video_to_uint8, write_gif, write_mp4, write_video
     from .voxels import render_views, voxels_to_mesh, write_mesh, write_views
 
 
