@@ -94,7 +94,7 @@ def _save_port(tmp_path, sd: dict[str, torch.Tensor], prefix: str = "_orig_mod."
     return path
 
 
-TRAINED = {"srresnet_x2.pool"}  # tags with weights trained by ganzoo.train.sr
+TRAINED = {"srresnet_x2.pool", "srresnet_x8.pool"}  # tags with weights trained by ganzoo.train.sr
 
 
 # --- parameter counts ----------------------------------------------------------------------------------------------

@@ -381,9 +381,14 @@ default_cfgs = {
                     "30.79 vs 31.37: it shifts saturated colours by a few levels. fp32 only (half precision not "
                     "validated)."),
     "srresnet_x2.paper": _cfg(description="x2 SRResNet, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
-    "srresnet_x8.pool": _cfg(config=_KRASSERM, dataset=_POOL, license="apache-2.0",
+    "srresnet_x8.pool": _cfg(config=_KRASSERM, dataset=_POOL, license="apache-2.0", hub_id="ganzoo/srresnet-x8-pool",
+        revision="5fe330841554b5b2d82c89c7a530ef632d29c0db",
+        sha256="8efa11646e7334c2db21fc81e7b41aaaa8939b181312236e1f3d37ff45a453c4",
         description="x8 SRResNet (MSE loss), fine-tuned by ganzoo from srresnet.div2k (" + _KRASSERM_BY + ") on "
-                    "ganzoo's photo pool with ganzoo.train.sr: [0, 1] in, [0, 1] out (tanh). " + _POOL_PENDING),
+                    "ganzoo's photo pool with ganzoo.train.sr (800 steps on a 2-core CPU; the third sub-pixel block "
+                    "starts as a copy of the second): [0, 1] in, [0, 1] out (tanh). Held-out x8 PSNR-Y 26.61 vs "
+                    "bicubic 25.35 (better on 9 of 10 photos), PSNR-RGB 24.66 vs 23.75. fp32 only (half precision "
+                    "not validated)."),
     "srresnet_x8.paper": _cfg(description="x8 SRResNet, paper layout, tanh output in [-1, 1]. " + _X4_ONLY),
 }
 
