@@ -367,12 +367,13 @@ def test_training_step_updates_both_networks(name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,backend", [("drgan", "inductor"), ("drgan_multi", "aot_eager")])
-def test_torch_compile_matches_eager(name: str, backend: str) -> None:
+@pytest.mark.parametrize("name", ["drgan", "drgan_multi"])
+def test_torch_compile_matches_eager(name: str) -> None:
     """fullgraph=True: no graph breaks (the data-dependent pose range check is skipped while compiling).
-    The multi-image generator runs the same conv stack as the single one, already compiled with Inductor (about
-    a minute on two CPU cores); for it, whole-graph capture of the fusion is the point, so the fast aot_eager
-    backend is used."""
+    Whole-graph capture is the point, so the aot_eager backend runs the captured graph (Inductor's C++ code
+    generation for this generator took ~45 s on two CPU cores; tests/test_tgan.py and test_pggan_inpaint.py
+    compile with Inductor itself)."""
+    backend = "aot_eager"
     torch._dynamo.reset()
     model = _randomize_(ganzoo.create(name))
     inputs = model.sample_inputs(1, generator=torch.Generator().manual_seed(0))

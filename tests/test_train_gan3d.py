@@ -16,46 +16,41 @@ def _tiny(**kw) -> GAN3DRecipe:
     return GAN3DRecipe(**base)
 
 
-def test_short_run_writes_a_loadable_run(tmp_path):
+def test_short_run_gate_closed_then_resume(tmp_path):
+    """A run folder that loads, and the gate: threshold 0 opens only for a D that misclassifies every sample,
+    which this seeded run's D does not, so D's parameters stay exactly the initial ones (BN running statistics
+    still move) while G trains. Then --resume continues to more steps."""
     out = tmp_path / "run"
-    model = train_gan3d(_tiny(), out)
-    assert (out / "train" / "checkpoint.pt").is_file()
-    assert (out / "train" / "samples_00002.png").is_file()
-    rec = [json.loads(line) for line in (out / "train" / "log.jsonl").read_text().splitlines()]
-    assert rec[-1]["step"] == 2 and {"loss_d", "loss_g", "d_acc", "d_update"} <= set(rec[-1])
-    loaded = ganzoo.load(str(out))
-    assert loaded.config.volume_size == 32 and loaded.config.ngf == 32
-    z = torch.rand(2, loaded.config.nz, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        torch.testing.assert_close(loaded.generator(z), model.generator(z), rtol=0, atol=0)
-    # resume to more steps: continues from step 2
-    train_gan3d(_tiny(steps=3), out, resume=True)
-    assert json.loads((out / "train" / "log.jsonl").read_text().splitlines()[-1])["step"] == 3
-
-
-def test_gate_open_updates_discriminator_every_step(tmp_path):
-    trainer = GAN3DTrainer(_tiny(steps=3, d_acc_threshold=1.0), tmp_path / "open")
-    model = trainer.run()
-    assert trainer.d_updates == 3
-    torch.manual_seed(0)
-    fresh = ganzoo.create("gan3d_32.shapes")
-    assert any(not torch.equal(a, b) for a, b in zip(model.discriminator.parameters(),
-                                                      fresh.discriminator.parameters()))
-
-
-def test_gate_closed_leaves_discriminator_untouched(tmp_path):
-    """Threshold 0 opens the gate only for a D that misclassifies every sample, which this seeded run's D does
-    not: its parameters stay exactly the initial ones (BN running statistics still move), while G trains."""
-    trainer = GAN3DTrainer(_tiny(steps=2, d_acc_threshold=0.0), tmp_path / "closed")
+    trainer = GAN3DTrainer(_tiny(steps=2, d_acc_threshold=0.0), out)
     model = trainer.run()
     assert trainer.d_updates == 0
-    rec = json.loads((tmp_path / "closed" / "train" / "log.jsonl").read_text().splitlines()[-1])
-    assert rec["d_update"] == 0.0 and rec["d_acc"] > 0.0
+    assert (out / "train" / "checkpoint.pt").is_file() and (out / "train" / "samples_00002.png").is_file()
+    rec = json.loads((out / "train" / "log.jsonl").read_text().splitlines()[-1])
+    assert rec["step"] == 2 and rec["d_update"] == 0.0 and rec["d_acc"] > 0.0
+    assert {"loss_d", "loss_g", "occupancy"} <= set(rec)
     torch.manual_seed(0)  # the recipe's seed: the trainer built its model after the same call
     fresh = ganzoo.create("gan3d_32.shapes")
     for (k, a), b in zip(model.discriminator.named_parameters(), fresh.discriminator.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
     assert any(not torch.equal(a, b) for a, b in zip(model.generator.parameters(), fresh.generator.parameters()))
+
+    loaded = ganzoo.load(str(out))
+    assert loaded.config.volume_size == 32 and loaded.config.ngf == 32
+    z = torch.rand(2, loaded.config.nz, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.generator(z), model.generator(z), rtol=0, atol=0)
+    train_gan3d(_tiny(steps=3, d_acc_threshold=0.0), out, resume=True)
+    assert json.loads((out / "train" / "log.jsonl").read_text().splitlines()[-1])["step"] == 3
+
+
+def test_gate_open_updates_discriminator_every_step(tmp_path):
+    trainer = GAN3DTrainer(_tiny(steps=2, d_acc_threshold=1.0), tmp_path / "open")
+    model = trainer.run()
+    assert trainer.d_updates == 2
+    torch.manual_seed(0)
+    fresh = ganzoo.create("gan3d_32.shapes")
+    assert any(not torch.equal(a, b) for a, b in zip(model.discriminator.parameters(),
+                                                      fresh.discriminator.parameters()))
 
 
 @pytest.mark.parametrize("field, value, match", [
