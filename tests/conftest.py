@@ -11,6 +11,12 @@ import ganzoo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# Under pytest-xdist (-n N) each worker takes an equal share of the cores for torch's intra-op threads, so N
+# workers do not oversubscribe the machine (subprocesses a test starts choose their own).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // _WORKERS))
+
 
 @pytest.fixture(autouse=True)
 def _isolate_hub_env(monkeypatch, tmp_path_factory):
