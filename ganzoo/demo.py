@@ -28,7 +28,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run_demo", "DemoResult", "DemoContext", "Section", "SECTIONS", "SR_DEMO_PHOTOS", "SR_MODELS",
+__all__ = ["run_demo", "DemoResult", "DemoContext", "Section", "SECTIONS", "SR_DEMO_PHOTOS", "SR_MODELS", "SR_X2_MODELS", "SR_X8_MODELS",
            "INPAINT_DEMO_PAIRS"]
 
 #: Held-out photos shown in the SR section, with the zoomed box (top, left, height, width) in HR-crop pixels.
@@ -38,7 +38,8 @@ SR_DEMO_PHOTOS: tuple[tuple[str, tuple[int, int, int, int]], ...] = (
 )
 #: (column title, registry name) of the SR models in the SR section.
 SR_MODELS: tuple[tuple[str, str], ...] = (("SRResNet", "srresnet"), ("SRGAN", "srgan"))
-SR_X2_MODELS: tuple[tuple[str, str], ...] = (("SRResNet x2", "srresnet_x2"),)
+SR_X2_MODELS: tuple[tuple[str, str], ...] = (("SRResNet x2", "srresnet_x2"), ("SRGAN x2", "srgan_x2"))
+SR_X8_MODELS: tuple[tuple[str, str], ...] = (("SRResNet x8", "srresnet_x8"), ("SRGAN x8", "srgan_x8"))
 _ZOOM_SIDE = 256  # zoomed crops are shown this many pixels wide (nearest-neighbour, pixels visible)
 
 
@@ -163,8 +164,13 @@ def section_sr(ctx: DemoContext, s: Section) -> Section:
 
 
 def section_sr_x2(ctx: DemoContext, s: Section) -> Section:
-    """Bicubic | SRResNet x2 | ground truth, as :func:`section_sr` at x2."""
+    """Bicubic | SRResNet x2 | SRGAN x2 | ground truth, as :func:`section_sr` at x2."""
     return _sr_compare(ctx, s, SR_X2_MODELS, "sr_x2")
+
+
+def section_sr_x8(ctx: DemoContext, s: Section) -> Section:
+    """Bicubic | SRResNet x8 | SRGAN x8 | ground truth, as :func:`section_sr` at x8 (a 32x32 input)."""
+    return _sr_compare(ctx, s, SR_X8_MODELS, "sr_x8")
 
 
 def _sr_compare(ctx: DemoContext, s: Section, sr_models: Sequence[tuple[str, str]], prefix: str) -> Section:
@@ -400,7 +406,8 @@ def section_registry(ctx: DemoContext, s: Section) -> Section:
 SECTIONS: list[tuple[str, str, Callable[[DemoContext, Section], Section]]] = [
     ("tour", "Tour: verified weights, round trip, export", section_tour),
     ("sr", "Super-resolution x4: bicubic | SRResNet | SRGAN | ground truth", section_sr),
-    ("sr_x2", "Super-resolution x2: bicubic | SRResNet x2 | ground truth", section_sr_x2),
+    ("sr_x2", "Super-resolution x2: bicubic | SRResNet x2 | SRGAN x2 | ground truth", section_sr_x2),
+    ("sr_x8", "Super-resolution x8: bicubic | SRResNet x8 | SRGAN x8 | ground truth", section_sr_x8),
     ("inpaint", "Inpainting: Telea | Navier-Stokes | ganzoo PGGAN | ground truth", section_inpaint),
     ("dcgan", "DCGAN samples", section_dcgan),
     ("export", "ONNX export validation", section_export),
