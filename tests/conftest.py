@@ -11,6 +11,15 @@ import ganzoo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# huggingface_hub reads HF_HUB_OFFLINE once, when first imported. Import it here, online, before any test sets the
+# variable: otherwise a pytest-xdist worker whose first hub import happens inside an offline test stays offline
+# for every later test it runs.
+os.environ.pop("HF_HUB_OFFLINE", None)
+try:
+    import huggingface_hub  # noqa: F401
+except ImportError:  # pragma: no cover - a test extra
+    pass
+
 # Under pytest-xdist (-n N) each worker takes an equal share of the cores for torch's intra-op threads, so N
 # workers do not oversubscribe the machine (subprocesses a test starts choose their own).
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
