@@ -8,6 +8,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .heads import YAWS as HEAD_YAWS
+from .heads import (HEADS_HELDOUT_SEED, HEADS_HELDOUT_SIZE, HeadBatch, HeadDataset, heads_dataset, heads_grid,
+                    identity_for, make_identity, pixel_features, rank1_by_pose, render_head)
+from .heads import heldout_dataset as heads_heldout
 from .inpainting import (BUCKETS, INPAINT_HELDOUT, MASK_KINDS, TRAIN_SOURCES, HeldOutPair, PoolSource, TrainingPool,
                          coverage, heldout_fingerprints, heldout_pairs, image_fingerprint, mask_in_bucket,
                          mask_to_image, rect_mask, stroke_mask)
@@ -30,7 +34,10 @@ __all__ = ["available_datasets", "load_dataset", "SR_HELDOUT", "HeldOutPhoto", "
            "read_mesh", "voxelize_mesh", "load_package_mesh", "package_mesh_voxels", "PACKAGE_MESHES",
            "SPRITE_BACKGROUND", "MAX_SPRITES", "RADIUS_RANGE", "SPEED_RANGE", "SPRITE_COLOURS", "SPRITE_PALETTE",
            "SPRITE_SHAPES", "SPRITES_HELDOUT_N", "SPRITES_HELDOUT_SEED", "SpriteVideos", "frame_coherence",
-           "make_video", "motion_stats", "sprite_dataset", "sprite_heldout", "track_centroids"]
+           "make_video", "motion_stats", "sprite_dataset", "sprite_heldout", "track_centroids",
+           "HEAD_YAWS", "HEADS_HELDOUT_SEED", "HEADS_HELDOUT_SIZE", "HeadBatch", "HeadDataset", "heads_dataset",
+           "heads_heldout", "heads_grid", "identity_for", "make_identity", "pixel_features", "rank1_by_pose",
+           "render_head"]
 
 
 def __getattr__(name: str) -> Any:
