@@ -11,12 +11,13 @@ import ganzoo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# huggingface_hub reads HF_HUB_OFFLINE once, when first imported. Import it here, online, before any test sets the
-# variable: otherwise a pytest-xdist worker whose first hub import happens inside an offline test stays offline
-# for every later test it runs.
+# huggingface_hub.constants reads HF_HUB_OFFLINE once, when first imported (and `import huggingface_hub` alone
+# does not import it: the package loads its submodules lazily). Import it here, online, before any test sets the
+# variable: otherwise a pytest-xdist worker whose first hub call happens inside an offline test stays offline for
+# every later test it runs.
 os.environ.pop("HF_HUB_OFFLINE", None)
 try:
-    import huggingface_hub  # noqa: F401
+    import huggingface_hub.constants  # noqa: F401
 except ImportError:  # pragma: no cover - a test extra
     pass
 
