@@ -289,11 +289,21 @@ def _cfg(**kwargs) -> PretrainedCfg:
                          citation=CITATION, **kwargs)
 
 
-# No public generator weights exist; the tag describes the paper's UCF-101 setting.
+# No public generator weights exist; tgan.ucf101 describes the paper's UCF-101 setting.
 default_cfgs = {
     "tgan.ucf101": _cfg(
         dataset="UCF-101 (16-frame clips at 64x64)",
         description="TGAN with singular value clipping, UCF-101 configuration; no published weights",
+    ),
+    # trained by ganzoo on the CPU (python -m ganzoo.train.tgan): half the paper's widths, which single moving
+    # sprites on a plain background do not need and a 2-core CPU cannot afford (9-10 s a step at batch 32 there)
+    "tgan.sprites": _cfg(
+        hub_id=None, config={"temporal_widths": (256, 128, 64, 64), "g_widths": (256, 128, 64, 32, 16),
+                             "d_widths": (32, 64, 128, 256)},
+        dataset="ganzoo procedural moving sprites (ganzoo.data.sprites: 16 frames of 64x64 RGB, 1-3 shapes moving "
+                "in straight lines and bouncing off the walls, with factor labels)",
+        description="TGAN (SVC) at half the paper's widths (G0 256-128-64-64, G1 256-128-64-32-16, D 32-64-128-256) "
+                    "for ganzoo's moving sprites; no weights published yet (recipe: ganzoo/train/tgan.py).",
     ),
 }
 
