@@ -59,7 +59,7 @@ setup(
         "test": ["pytest>=7", "pytest-timeout>=2", "pytest-xdist>=3", "mlxtend>=0.23", "scikit-learn>=1.3",
                  "onnx>=1.16", "onnxslim>=0.1",
                  "onnxruntime>=1.18", "onnxscript>=0.1", "matplotlib>=3.7", "tritonclient[http]>=2.40", "h5py>=3.8",
-                 "scikit-image>=0.21", "opencv-python-headless>=4.8", "av>=12", "scikit-video>=1.1"],
+                 "scikit-image>=0.21", "opencv-python-headless>=4.8", "av>=12", "scikit-video>=1.1", "trimesh>=4"],
     },
     entry_points={"console_scripts": ["ganzoo=ganzoo.cli:main"]},
     classifiers=[

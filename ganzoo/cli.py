@@ -22,6 +22,8 @@ _PLUGINS = {
     "upscale": ("ganzoo.pipelines.cli", "super-resolve image files or folders with an SR model"),
     "convert": ("ganzoo.hub.cli", "convert a third-party checkpoint into a save_pretrained folder"),
     "inpaint": ("ganzoo.pipelines.inpainting_cli", "fill holes in images with an inpainting model"),
+    "rotate": ("ganzoo.pipelines.rotation_cli", "turn faces to another pose with DR-GAN (frontalise, pose sweep, "
+                                              "fusion of several images)"),
 }
 
 
@@ -108,17 +110,30 @@ MAX_SAMPLES = 1024
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    import math
+
     import torch
 
     import ganzoo
-    from ganzoo.utils import IMAGE_FORMATS, check_output_file, resolve_device, save_image_grid
+    from ganzoo.pipelines.samples import (check_any_sample_output, family_of, peek_model, plan_sample_output,
+                                          write_samples)
+    from ganzoo.utils import resolve_device
 
-    # Every user error is found before the model loads.
+    # Every user error is found before the model loads (the family, hence the formats, from the registry or the
+    # folder's config.json; hf-hub: names and weights files only tell once loaded: see ganzoo.pipelines.samples).
     if not 1 <= args.n <= MAX_SAMPLES:
         raise ValueError(f"-n must be between 1 and {MAX_SAMPLES} (the number of samples in the grid), got {args.n}")
+    if not (math.isfinite(args.fps) and 0 < args.fps <= 100):
+        raise ValueError(f"--fps must be in (0, 100] (frames per second of .gif / .mp4 videos), got {args.fps:g}")
     device = resolve_device(args.device)
-    output = check_output_file(args.output, what="-o", suffixes=tuple(IMAGE_FORMATS))
+    peek = peek_model(args.name)
+    if peek is not None:
+        plan = plan_sample_output(args.output, peek[0], args.n)
+    else:
+        check_any_sample_output(args.output)
     model = ganzoo.load(args.name, device=device, local_files_only=args.offline)
+    if peek is None:
+        plan = plan_sample_output(args.output, family_of(model), args.n)
     model.eval()
     gen = torch.Generator(device=device).manual_seed(args.seed)
     with torch.no_grad():
@@ -127,12 +142,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if isinstance(out, (tuple, list)):
         out = out[0]
     value_range = model.specs.outputs[0].range or (-1.0, 1.0)
-    if out.dim() == 5:  # videos (B, C, T, H, W) -> first frames; volumes (B, 1, D, H, W) -> max projection
-        out = out[:, :, 0] if out.shape[1] == 3 else out.amax(dim=2)
-    path = save_image_grid(out, output, value_range=value_range)
-    logger.info("wrote %d samples of %s to %s", args.n, args.name, path)
-    print(path)
+    paths = write_samples(plan, out, value_range, fps=args.fps)
+    logger.info("wrote %d samples of %s to %s", args.n, args.name, ", ".join(map(str, paths[:3]))
+                + (" ..." if len(paths) > 3 else ""))
+    for path in paths:
+        print(path)
     return 0
+
+
+_SAMPLE_EPILOG = """\
+The -o suffix picks the format, per family:
+  image models  .png .jpg .jpeg .webp .bmp .tif .tiff: one grid picture
+  TGAN          .gif .mp4: the videos tiled into one grid video (--fps); a picture suffix: a grid of frames,
+                one row per video, one column per frame
+  3D-GAN        .obj .ply .stl: one mesh per sample (the surface at occupancy 0.5); a picture suffix: shaded
+                renders, one row per sample, one column per view; .npy: the raw occupancy (n, 1, D, H, W)
+One file per sample (TGAN, 3D-GAN): put {i} in the name, e.g. -o clip_{i}.gif or -o chair_{i:03d}.obj (Python
+format syntax). Meshes of several samples without {i} go to NAME_000.obj, NAME_001.obj, ...; -n 1 writes NAME.obj.
+Files are written atomically; each path written is printed.
+"""
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -185,10 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("sample", help="generate samples and save them as a PNG grid")
+    s = sub.add_parser("sample", help="generate samples: a picture grid, videos (.gif/.mp4), meshes "
+                                      "(.obj/.ply/.stl) or .npy volumes, by -o's suffix",
+                       epilog=_SAMPLE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("name")
     s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    s.add_argument("-o", "--output", default="grid.png")
+    s.add_argument("-o", "--output", default="grid.png",
+                   help="output file; its suffix picks the format (below); {i} = one file per sample "
+                        "(default grid.png)")
+    s.add_argument("--fps", type=float, default=8.0, help="frames per second of .gif / .mp4 videos (default 8)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="cpu")
     s.add_argument("--offline", action="store_true", help="use cached/embedded files only")

@@ -244,8 +244,8 @@ def test_mesh_files_parse_back(sphere, tmp_path):
     v3, f3 = read_mesh(p)
     assert np.array_equal(f3, f) and np.allclose(v3, v, atol=1e-4)
     assert not list(tmp_path.glob("**/.*.tmp"))  # atomic writes leave nothing behind
-    with pytest.raises(ValueError, match=r"must end in \.obj or \.ply, got suffix '\.stl'"):
-        write_mesh(tmp_path / "s.stl", v, f)
+    with pytest.raises(ValueError, match=r"must end in \.obj, \.ply or \.stl, got suffix '\.off'"):
+        write_mesh(tmp_path / "s.off", v, f)
     with pytest.raises(ValueError, match=r"faces: expected an \(F, 3\) integer array"):
         write_mesh(tmp_path / "s.obj", v, f.astype(np.float32))
     n = vertex_normals(v, f)

@@ -1,4 +1,5 @@
-"""Voxel occupancy out as things people can look at: a surface mesh (.obj / .ply) and shaded multi-view pictures.
+"""Voxel occupancy out as things people can look at: a surface mesh (.obj / .ply / .stl) and shaded multi-view
+pictures.
 
 Volumes follow :mod:`ganzoo.data.voxels`: ``vol[d, h, w]`` with **H up**, the layout of 3D-GAN's occupancy
 (B, 1, D, H, W) in [0, 1]. Inputs may be numpy arrays or torch tensors of shape (D, H, W), (1, D, H, W) or
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import struct
 from pathlib import Path
 from typing import IO, Sequence
 
@@ -30,7 +32,7 @@ __all__ = ["voxels_to_mesh", "vertex_normals", "write_mesh", "render_views", "wr
            "MESH_SUFFIXES"]
 
 DEFAULT_VIEWS: tuple[tuple[float, float], ...] = ((30.0, 25.0), (120.0, 25.0), (210.0, 25.0), (300.0, 25.0))
-MESH_SUFFIXES = (".obj", ".ply")
+MESH_SUFFIXES = (".obj", ".ply", ".stl")
 BACKGROUND = (255, 255, 255)
 COLOUR = np.array([0.62, 0.72, 0.90])  # the object's albedo (light steel blue)
 AMBIENT = 0.28
@@ -148,15 +150,31 @@ def _ply(f: IO[bytes], v: np.ndarray, faces: np.ndarray, n: np.ndarray | None, a
     f.write(rec.tobytes())
 
 
+def _stl(f: IO[bytes], v: np.ndarray, faces: np.ndarray) -> None:
+    """Binary STL: an 80-byte header, the triangle count, then per triangle its unit normal (from the winding;
+    zero for a degenerate triangle), its three corners and a zero attribute word."""
+    tri = v[faces].astype(np.float64)  # (F, 3, 3)
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    ln = np.linalg.norm(n, axis=1, keepdims=True)
+    n = n / np.where(ln == 0, 1.0, ln)
+    f.write(b"ganzoo voxel mesh (y up, voxel units)".ljust(80, b" "))
+    f.write(struct.pack("<I", len(faces)))
+    rec = np.zeros(len(faces), dtype=[("n", "<f4", (3,)), ("v", "<f4", (3, 3)), ("attr", "<u2")])
+    rec["n"], rec["v"] = n, tri
+    f.write(rec.tobytes())
+
+
 def write_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray, *,
                normals: bool | np.ndarray = False, ascii: bool = False) -> Path:
-    """Write a triangle mesh atomically, the format by suffix: ``.obj`` (Wavefront, text) or ``.ply`` (binary
-    little-endian, or ASCII with ``ascii=True``). ``normals``: True writes :func:`vertex_normals`, an array (V, 3)
+    """Write a triangle mesh atomically, the format by suffix: ``.obj`` (Wavefront, text), ``.ply`` (binary
+    little-endian, or ASCII with ``ascii=True``) or ``.stl`` (binary; facet normals from the winding, so
+    ``normals`` and ``ascii`` do not apply). ``normals``: True writes :func:`vertex_normals`, an array (V, 3)
     writes that. Returns the path. ValueError for any other suffix."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:
-        raise ValueError(f"{path}: mesh files must end in {' or '.join(MESH_SUFFIXES)}, got suffix {path.suffix!r}")
+        raise ValueError(f"{path}: mesh files must end in {', '.join(MESH_SUFFIXES[:-1])} or {MESH_SUFFIXES[-1]}, "
+                         f"got suffix {path.suffix!r}")
     v, f = _check_mesh(vertices, faces)
     if isinstance(normals, np.ndarray):
         n = np.asarray(normals, dtype=np.float64)
@@ -170,8 +188,12 @@ def write_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray,
         raise TypeError(f"normals must be a bool or a (V, 3) array, got {type(normals).__name__}")
     if suffix == ".ply" and len(v) >= 2 ** 31:
         raise ValueError(f"{path}: PLY indices are int32; {len(v)} vertices is too many")
+    if suffix == ".stl" and len(f) >= 2 ** 32:
+        raise ValueError(f"{path}: an STL file holds fewer than 2**32 triangles; {len(f)} is too many")
     if suffix == ".obj":
         out = atomic_save(path, lambda fh: _obj(fh, v, f, n))
+    elif suffix == ".stl":
+        out = atomic_save(path, lambda fh: _stl(fh, v, f))
     else:
         out = atomic_save(path, lambda fh: _ply(fh, v, f, n, ascii))
     logger.debug("wrote %s: %d vertices, %d faces", out, len(v), len(f))
