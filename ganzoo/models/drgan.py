@@ -31,6 +31,10 @@ identity feature of N images of one person is f = sum_i w_i f_i / sum_i w_i.
 Defaults: Np = 13 poses and Nd = 200 identities, the paper's Multi-PIE setting (the first 200 subjects train, 13
 poses within +-90 degrees). Training (paper): Adam lr 2e-4, beta1 0.5; faces resized to 110 and randomly cropped
 to 96; images in [-1, 1].
+
+Tags: ``.multipie`` (the paper's setting, no weights) and ``.heads`` (ganzoo's procedural heads,
+:mod:`ganzoo.data.heads`: Nd = 200, Np = 9 yaws, a quarter of the paper's widths for CPU training with
+:mod:`ganzoo.train.drgan`).
 """
 from __future__ import annotations
 
@@ -430,7 +434,12 @@ def _cfg(**kwargs) -> PretrainedCfg:
     return PretrainedCfg(half_precision=True, paper=PAPER, paper_url=PAPER_URL, citation=CITATION, **kwargs)
 
 
-# No public weights exist for the CVPR model; the tags describe the paper's setting.
+#: The ``.heads`` tags' widths: a quarter of the paper's (conv11 ... conv53), an 80-d identity feature.
+HEADS_WIDTHS = (8, 16, 16, 16, 32, 32, 24, 48, 48, 32, 64, 64, 40, 80)
+HEADS_DATASET = ("ganzoo procedural heads (ganzoo.data.heads: seeded 3D heads ray-cast at 96x96, 9 yaws from -60 to 60 "
+                 "degrees, identity and pose labels; the held-out seed's identities are never trained on)")
+
+# No public weights exist for the CVPR model; the .multipie tags describe the paper's setting.
 default_cfgs = {
     "drgan.multipie": _cfg(
         dataset="Multi-PIE (setting of the paper: 200 training identities, 13 poses within +-90 degrees)",
@@ -439,6 +448,27 @@ default_cfgs = {
     "drgan_multi.multipie": _cfg(
         dataset="Multi-PIE (setting of the paper: 200 training identities, 13 poses within +-90 degrees)",
         description="multi-image DR-GAN with learned confidence fusion, Multi-PIE configuration; no published weights",
+    ),
+    # trained by ganzoo on the CPU (python -m ganzoo.train.drgan) at a quarter of the paper's widths. The recipe's
+    # step at batch 32 (D on the real + generated batch, then G), measured on one core with torch 2.13: full width
+    # 21.1 s, half 7.0, 3/8 4.6, quarter 2.6 s/step. With the usual 1.6-1.8x of a second core (estimated: the shared
+    # machine gave no clean 2-thread figure), 2000 steps take ~1.5 h at 3/8 and ~55 min at a quarter
+    "drgan.heads": _cfg(
+        hub_id=None, config={"num_identities": 200, "num_poses": 9, "widths": HEADS_WIDTHS},
+        dataset=HEADS_DATASET,
+        description="single-image DR-GAN at a quarter of the paper's widths (80-d identity feature) for ganzoo's "
+                    "procedural heads: Nd = 200 training identities, Np = 9 yaws (-60..60 degrees). The width fits "
+                    "~2000 steps at batch 32 in about an hour on 2 CPU cores (the recipe's step measured on one "
+                    "core: 21.1 s at full width, 7.0 at half, 2.6 at a quarter). No weights published yet (recipe: "
+                    "ganzoo/train/drgan.py).",
+    ),
+    "drgan_multi.heads": _cfg(
+        hub_id=None, config={"num_identities": 200, "num_poses": 9, "widths": HEADS_WIDTHS},
+        dataset=HEADS_DATASET,
+        description="multi-image DR-GAN (learned confidences, fused identity feature) at a quarter of the paper's "
+                    "widths for ganzoo's procedural heads: Nd = 200 training identities, Np = 9 yaws, N = 3 images "
+                    "per person (one core: 1.9 s/step at 8 people, 24 real and 32 generated images). No weights "
+                    "published yet (recipe: ganzoo/train/drgan.py --model drgan_multi).",
     ),
 }
 
