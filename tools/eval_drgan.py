@@ -45,8 +45,6 @@ import datetime
 import json
 import logging
 import math
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -291,7 +289,8 @@ def evaluate(model: Any, *, identities: int = 100, seed: int = 0, classifier_ide
         logger.info("multi-image: fused %.3f vs single %.3f", multi_report["fused (learned confidences)"],
                     multi_report["single images (mean of the 3 rank-1s)"])
 
-    threads = torch.get_num_threads()
+    from ganzoo.bench.report import machine_info, versions
+
     return {"command": command,
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "model": getattr(model.pretrained_cfg, "name", None) or model.model_name,
@@ -303,32 +302,7 @@ def evaluate(model: Any, *, identities: int = 100, seed: int = 0, classifier_ide
             "multi_image_rank1": multi_report,
             "timing": {"render_heldout_s": round(render_s, 1), "identity_s": round(identity_s, 1),
                        "total_s": round(time.perf_counter() - t_start, 1)},
-            "machine": _machine(threads, device), "versions": _versions()}
-
-
-def _machine(threads: int, device: str) -> dict[str, Any]:
-    info = {"platform": platform.platform(), "machine": platform.machine(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count(), "torch_threads": threads, "device": device}
-    try:
-        with open("/proc/cpuinfo") as f:
-            info["cpu_model"] = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), None)
-    except OSError:
-        pass
-    if torch.device(device).type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    return info
-
-
-def _versions() -> dict[str, str | None]:
-    from importlib import metadata
-
-    out: dict[str, str | None] = {}
-    for pkg in ("ganzoo", "torch", "numpy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
+            "machine": {**machine_info(device), "device": device}, "versions": versions()}
 
 
 def _fmt(v: Any) -> str:
