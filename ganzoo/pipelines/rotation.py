@@ -49,7 +49,8 @@ import torch
 from ..errors import GanzooError
 from ..models.base import GANModel
 from ..utils import eval_mode, to_uint8
-from .images import _to8, read_image
+from .images import _to8
+from .inpainting import _pixels  # array, PIL image (upscaling._from_pil) or file, as inpaint takes them
 from .upscaling import _label, _torch_device
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -162,22 +163,6 @@ def pose_classes(model: Any, pose: Any) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------------------------ faces
-
-
-def _pixels(x: FaceInput, what: str) -> np.ndarray:
-    if isinstance(x, np.ndarray):
-        return x
-    if isinstance(x, (str, os.PathLike)):
-        return read_image(x).array
-    from PIL import Image
-
-    if isinstance(x, Image.Image):
-        from .images import to_plain_mode
-
-        if x.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-            return np.asarray(x).astype(np.uint16)
-        return np.asarray(to_plain_mode(x))
-    raise TypeError(f"{what}: expected an image file path, a PIL Image or a numpy array, got {type(x).__name__}")
 
 
 def prepare_face(image: FaceInput, channels: int = 3, *, what: str = "image") -> np.ndarray:
