@@ -62,7 +62,7 @@ import torch.nn.functional as F
 
 from ..models.base import GANModel
 from ..models.drgan import DRGANConfig
-from .engine import GANTrainer, check_fields, common_checks, module_main, recipe_main
+from .engine import GANTrainer, check_fields, common_checks, config_overrides, module_main, recipe_main
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,6 @@ def check_recipe(recipe: DRGANRecipe) -> None:
     InvalidConfigError for a ``--config`` the model refuses."""
     from ..data.heads import HEADS_HELDOUT_SEED, YAWS
     from ..registry import resolve_pretrained_cfg
-    from .pggan_inpaint import config_overrides
 
     r = recipe
     per_person = len(YAWS) * r.images_per_pose if isinstance(r.images_per_pose, int) else 0
@@ -168,7 +167,6 @@ class DRGANTrainer(GANTrainer):
 
     def build(self) -> GANModel:
         from .. import create
-        from .pggan_inpaint import config_overrides
 
         r = self.recipe
         extra = {"num_images": r.num_images} if self.multi else {}

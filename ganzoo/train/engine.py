@@ -267,6 +267,19 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def config_overrides(recipe: Any) -> dict:
+    """A recipe's ``--config`` as a dict (ValueError unless it is empty or a JSON object)."""
+    if not recipe.config:
+        return {}
+    try:
+        value = json.loads(recipe.config)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"--config must be a JSON object of config fields, got {recipe.config!r} ({e})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"--config must be a JSON object of config fields, got {recipe.config!r}")
+    return value
+
+
 def check_fields(recipe: Any, checks: list[tuple[str, bool, str]]) -> None:
     """Raise ValueError for the first ``(field, ok, expected)`` of ``checks`` that is not ok, naming the option."""
     for name, ok, want in checks:

@@ -34,7 +34,7 @@ import torch
 
 from ..models.base import GANModel
 from ..models.pggan_inpaint import weighted_l1
-from .engine import GANTrainer, check_fields, common_checks, module_main, recipe_main
+from .engine import GANTrainer, check_fields, common_checks, config_overrides, module_main, recipe_main
 
 logger = logging.getLogger(__name__)
 
@@ -97,21 +97,6 @@ def pool_sources(recipe: PGGANInpaintRecipe) -> list[str] | None:
         if n not in known:
             raise ValueError(f"--sources: unknown training source {n!r}; expected names from {known}")
     return names
-
-
-def config_overrides(recipe: PGGANInpaintRecipe) -> dict:
-    """``--config`` as a dict (ValueError unless it is empty or a JSON object)."""
-    import json
-
-    if not recipe.config:
-        return {}
-    try:
-        value = json.loads(recipe.config)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"--config must be a JSON object of config fields, got {recipe.config!r} ({e})") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"--config must be a JSON object of config fields, got {recipe.config!r}")
-    return value
 
 
 def make_batch(pool, batch_size: int, size: int, seed: int, *, holes: tuple[float, float], rect_share: float,

@@ -43,7 +43,7 @@ import torch
 
 from ..models.base import GANModel
 from ..models.tgan import IMAGE_SIZE, NUM_FRAMES, TGANConfig
-from .engine import GANTrainer, check_fields, common_checks, module_main, recipe_main
+from .engine import GANTrainer, check_fields, common_checks, config_overrides, module_main, recipe_main
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,6 @@ def check_recipe(recipe: TGANRecipe) -> None:
     InvalidConfigError for a ``--config`` the model refuses."""
     from ..data.sprites import MAX_SPRITES, SPRITES_HELDOUT_SEED
     from ..registry import resolve_pretrained_cfg
-    from .pggan_inpaint import config_overrides
 
     r = recipe
     check_fields(r, [*common_checks(r),
@@ -122,7 +121,6 @@ class TGANTrainer(GANTrainer):
 
     def build(self) -> GANModel:
         from .. import create
-        from .pggan_inpaint import config_overrides
 
         return create(f"tgan.{self.recipe.tag}", **config_overrides(self.recipe))
 
