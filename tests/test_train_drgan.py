@@ -37,11 +37,11 @@ def _fresh(name: str, **kw):
 def test_recipe_defaults_are_the_papers():
     r, paper = DRGANRecipe(), DRGANConfig()
     assert (r.lr, r.beta1) == (paper.lr, paper.beta1) == (2e-4, 0.5)
-    assert r.identities == paper.num_identities == 200 and r.num_images == paper.num_images
+    assert paper.num_identities == 200 and r.identities == 50 and r.num_images == paper.num_images  # Nd: docstring
     assert r.shift == 0 and r.d_joint_batch and r.data_seed != HEADS_HELDOUT_SEED  # ganzoo's choices (docstring)
     for name in ("drgan", "drgan_multi"):
         cfg = ganzoo.create(f"{name}.heads").config
-        assert (cfg.num_identities, cfg.num_poses, cfg.nc, cfg.nz) == (200, 9, 3, 50)
+        assert (cfg.num_identities, cfg.num_poses, cfg.nc, cfg.nz) == (50, 9, 3, 50)
         assert cfg.widths == HEADS_WIDTHS and [w * 4 for w in cfg.widths] == list(paper.widths)
 
 

@@ -33,7 +33,7 @@ poses within +-90 degrees). Training (paper): Adam lr 2e-4, beta1 0.5; faces res
 to 96; images in [-1, 1].
 
 Tags: ``.multipie`` (the paper's setting, no weights) and ``.heads`` (ganzoo's procedural heads,
-:mod:`ganzoo.data.heads`: Nd = 200, Np = 9 yaws, a quarter of the paper's widths for CPU training with
+:mod:`ganzoo.data.heads`: Nd = 50, Np = 9 yaws, a quarter of the paper's widths for CPU training with
 :mod:`ganzoo.train.drgan`).
 """
 from __future__ import annotations
@@ -454,19 +454,19 @@ default_cfgs = {
     # 21.1 s, half 7.0, 3/8 4.6, quarter 2.6 s/step. With the usual 1.6-1.8x of a second core (estimated: the shared
     # machine gave no clean 2-thread figure), 2000 steps take ~1.5 h at 3/8 and ~55 min at a quarter
     "drgan.heads": _cfg(
-        hub_id=None, config={"num_identities": 200, "num_poses": 9, "widths": HEADS_WIDTHS},
+        hub_id=None, config={"num_identities": 50, "num_poses": 9, "widths": HEADS_WIDTHS},
         dataset=HEADS_DATASET,
         description="single-image DR-GAN at a quarter of the paper's widths (80-d identity feature) for ganzoo's "
-                    "procedural heads: Nd = 200 training identities, Np = 9 yaws (-60..60 degrees). The width fits "
+                    "procedural heads: Nd = 50 training identities, Np = 9 yaws (-60..60 degrees). The width fits "
                     "~2000 steps at batch 32 in about an hour on 2 CPU cores (the recipe's step measured on one "
                     "core: 21.1 s at full width, 7.0 at half, 2.6 at a quarter). No weights published yet (recipe: "
                     "ganzoo/train/drgan.py).",
     ),
     "drgan_multi.heads": _cfg(
-        hub_id=None, config={"num_identities": 200, "num_poses": 9, "widths": HEADS_WIDTHS},
+        hub_id=None, config={"num_identities": 50, "num_poses": 9, "widths": HEADS_WIDTHS},
         dataset=HEADS_DATASET,
         description="multi-image DR-GAN (learned confidences, fused identity feature) at a quarter of the paper's "
-                    "widths for ganzoo's procedural heads: Nd = 200 training identities, Np = 9 yaws, N = 3 images "
+                    "widths for ganzoo's procedural heads: Nd = 50 training identities, Np = 9 yaws, N = 3 images "
                     "per person (one core: 1.9 s/step at 8 people, 24 real and 32 generated images). No weights "
                     "published yet (recipe: ganzoo/train/drgan.py --model drgan_multi).",
     ),
