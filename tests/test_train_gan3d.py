@@ -69,3 +69,32 @@ def test_heldout_seed_refused():
 
     with pytest.raises(ValueError, match=f"other than the held-out seed {VOXEL_HELDOUT_SEED}"):
         check_recipe(_tiny(data_seed=VOXEL_HELDOUT_SEED))
+
+
+def test_joint_batch_and_instance_noise(tmp_path, monkeypatch):
+    """--d-joint-batch: D sees real and generated volumes in one call (2B rows); --instance-noise: both get Gaussian
+    noise whose std falls linearly from the given value at step 0 to 0 at --steps (measured on what D receives, with
+    an all-empty real pool so the real half is the noise itself)."""
+    from ganzoo.models.gan3d import GAN3DDiscriminator
+
+    trainer = GAN3DTrainer(_tiny(steps=2, d_joint_batch=True, instance_noise=0.5, d_acc_threshold=1.0),
+                           tmp_path / "joint")
+    trainer._real = lambda idx: torch.zeros(len(idx), 1, 32, 32, 32)
+    seen: list[tuple[int, float, int]] = []
+    real_forward = GAN3DDiscriminator.forward
+
+    def spy(self, x):
+        seen.append((len(x), float(x[:len(x) // 2].detach().std()), trainer.step))
+        return real_forward(self, x)
+
+    monkeypatch.setattr(GAN3DDiscriminator, "forward", spy)
+    trainer.run()
+    calls = [c for c in seen if c[0] == 8]  # 4 real + 4 generated in one call
+    assert [c[2] for c in calls] == [0, 0, 1, 1], seen  # D's and G's step at steps 0 and 1
+    for n, sd, step in calls:
+        assert abs(sd - 0.5 * (1 - step / 2)) < 0.01, (sd, step)
+    check_recipe(_tiny(d_joint_batch=True, instance_noise=0.1))
+    with pytest.raises(ValueError, match=r"--instance-noise must be a float in \[0, 1\], got 2"):
+        check_recipe(_tiny(instance_noise=2))
+    with pytest.raises(ValueError, match=r"--d-joint-batch must be true or false, got 1"):
+        check_recipe(_tiny(d_joint_batch=1))

@@ -52,6 +52,9 @@ class GAN3DRecipe:
     lr_d: float = 1e-5
     beta1: float = 0.5
     d_acc_threshold: float = 0.8
+    # not in the paper (options for the collapse seen on the procedural shapes; defaults keep the paper's recipe):
+    d_joint_batch: bool = False  # D takes the real and generated volumes in one batch (one set of BN statistics)
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, real and generated, annealed to 0 over --steps
     pool: int = 4096  # shapes in the training pool
     data_seed: int = 0  # the pool's seed (never ganzoo.data.voxels.VOXEL_HELDOUT_SEED)
     seed: int = 0
@@ -71,6 +74,8 @@ def check_recipe(recipe: GAN3DRecipe) -> None:
         ("beta1", isinstance(r.beta1, NUM) and 0 <= r.beta1 < 1, "a float in [0, 1)"),
         ("d_acc_threshold", isinstance(r.d_acc_threshold, NUM) and 0 <= r.d_acc_threshold <= 1,
          "a float in [0, 1]"),
+        ("d_joint_batch", isinstance(r.d_joint_batch, bool), "true or false"),
+        ("instance_noise", isinstance(r.instance_noise, NUM) and 0 <= r.instance_noise <= 1, "a float in [0, 1]"),
         ("pool", isinstance(r.pool, int) and 1 <= r.pool <= 1_000_000, "an int in [1, 1000000]"),
         ("data_seed", isinstance(r.data_seed, int) and r.data_seed >= 0 and r.data_seed != VOXEL_HELDOUT_SEED,
          f"an int >= 0 other than the held-out seed {VOXEL_HELDOUT_SEED}"),
@@ -115,6 +120,16 @@ class GAN3DTrainer(GANTrainer):
         bits = np.unpackbits(self.pool_bits[idx.numpy()], axis=1, count=s ** 3)
         return torch.from_numpy(bits.astype(np.float32)).reshape(len(idx), 1, s, s, s)
 
+    def _d(self, real: torch.Tensor, fake: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's logits of the real, then the generated volumes: in one batch with ``d_joint_batch`` (G's step too,
+        so its BN statistics are the ones D was trained with), with instance noise of std ``sigma`` on both."""
+        if sigma > 0:
+            noise = torch.randn(2 * len(real), *real.shape[1:], generator=self.gen).to(real.device)
+            real, fake = real + sigma * noise[:len(real)], fake + sigma * noise[len(real):]
+        if self.recipe.d_joint_batch:
+            return self.D(torch.cat([real, fake])).split([len(real), len(fake)])
+        return self.D(real), self.D(fake)
+
     def train_step(self) -> dict[str, torch.Tensor]:
         from ..models.gan3d import discriminator_accuracy
 
@@ -123,7 +138,8 @@ class GAN3DTrainer(GANTrainer):
         real = ctx.shard(self._real(idx)).to(ctx.device)
         z = ctx.shard(torch.rand(r.batch_size, nz, generator=self.gen)).to(ctx.device)
         fake = self.G(z)
-        real_logits, fake_logits = self.D(real), self.D(fake.detach())
+        sigma = r.instance_noise * max(0.0, 1.0 - self.step / r.steps)  # linear anneal (self.step: steps done)
+        real_logits, fake_logits = self._d(real, fake.detach(), sigma)
         loss_d = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
         acc = discriminator_accuracy(real_logits.detach(), fake_logits.detach())
         update_d = ctx.mean(acc) <= r.d_acc_threshold  # the global batch's accuracy: one decision everywhere
@@ -132,7 +148,7 @@ class GAN3DTrainer(GANTrainer):
         if update_d:
             self.optimizers["d"].step()
             self.d_updates += 1
-        loss_g = F.softplus(-self.D(fake)).mean()
+        loss_g = F.softplus(-self._d(real, fake, sigma)[1]).mean()
         self.optimizers["g"].zero_grad(set_to_none=True)
         loss_g.backward()
         self.optimizers["g"].step()
