@@ -3,12 +3,19 @@
 :func:`run_demo` does what the tour always did (load ``dcgan`` from the embedded hub with its sha256 verified,
 draw 64 samples, check that a ``save_pretrained`` -> ``from_pretrained`` round trip gives bit-identical outputs,
 export to ONNX validated in ONNX Runtime) and writes ``index.html`` beside its pictures. The page needs no
-network: inline CSS, no scripts, every picture a PNG in the same folder, referenced by a relative path.
+network: inline CSS, no scripts, every picture a PNG (animated: a GIF) in the same folder, referenced by a
+relative path.
 
 The page is a list of sections, each built by a function in :data:`SECTIONS` from the shared
 :class:`DemoContext`. A section whose weights are not published is kept, with the reason stated, instead of
 failing the demo; later families add their builder to the list. A builder that raises is shown as FAILED and
-makes :attr:`DemoResult.ok` False.
+makes :attr:`DemoResult.ok` False. Builders load models through :meth:`DemoContext.load_model` (``run_demo(load=...)``
+replaces the embedded hub, e.g. with small untrained models in tests).
+
+The 3D-GAN, DR-GAN and TGAN sections compare with held-out data (``voxel_heldout``, the ``HEADS_HELDOUT_SEED``
+identities, ``sprite_heldout``), deterministically by ``seed``; each is skipped, with the NoPretrainedWeightsError
+message, while its tag (:data:`GAN3D_TAG`, :data:`DRGAN_TAG` / :data:`DRGAN_MULTI_TAG`, :data:`TGAN_TAG`) has no
+published weights.
 """
 from __future__ import annotations
 
@@ -29,7 +36,8 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 __all__ = ["run_demo", "DemoResult", "DemoContext", "Section", "SECTIONS", "SR_DEMO_PHOTOS", "SR_MODELS", "SR_X2_MODELS", "SR_X8_MODELS",
-           "INPAINT_DEMO_PAIRS"]
+           "INPAINT_DEMO_PAIRS", "GAN3D_TAG", "GAN3D_DEMO_N", "GAN3D_HELDOUT_INDICES", "DRGAN_TAG", "DRGAN_MULTI_TAG",
+           "DRGAN_DEMO_IDENTITY", "DRGAN_INPUT_YAW", "DRGAN_MULTI_INPUT_YAWS", "TGAN_TAG", "TGAN_DEMO_N", "TGAN_FPS"]
 
 #: Held-out photos shown in the SR section, with the zoomed box (top, left, height, width) in HR-crop pixels.
 SR_DEMO_PHOTOS: tuple[tuple[str, tuple[int, int, int, int]], ...] = (
@@ -73,7 +81,18 @@ class DemoContext:
     export_skipped: str = ""
     files: list[Path] = dataclasses.field(default_factory=list)
     shown_families: dict[str, str] = dataclasses.field(default_factory=dict)  # family -> section id
-    load_sr: Callable[[str], Any] | None = None
+    load_sr: Callable[[str], Any] | None = None  # how the SR sections load a model (default: load below)
+    load: Callable[[str], Any] | None = None  # how the other model sections load a tag (default: embedded hub)
+
+    def load_model(self, name: str) -> Any:
+        """The model ``name`` by :attr:`load` (default ``ganzoo.load(name, local_files_only=True)``); raises
+        NoPretrainedWeightsError when no weights are published for it."""
+        return (self.load or _load_default)(name)
+
+    def add_file(self, name: str) -> str:
+        """Record ``out_dir/name`` (written atomically by the caller) as a file of the demo; returns ``name``."""
+        self.files.append(self.out_dir / name)
+        return name
 
     def save_png(self, name: str, image: np.ndarray) -> str:
         """Write a uint8 (H, W) or (H, W, 3) image as ``out_dir/name`` atomically; returns the relative path."""
@@ -145,10 +164,13 @@ def section_tour(ctx: DemoContext, s: Section) -> Section:
     return s
 
 
-def _load_sr_default(name: str) -> Any:
+def _load_default(name: str) -> Any:
     import ganzoo
 
     return ganzoo.load(name, local_files_only=True)
+
+
+_load_sr_default = _load_default  # the SR sections' default loader (kept under its old name)
 
 
 def _zoom(img: np.ndarray, box: tuple[int, int, int, int], side: int = _ZOOM_SIDE) -> np.ndarray:
@@ -180,7 +202,7 @@ def _sr_compare(ctx: DemoContext, s: Section, sr_models: Sequence[tuple[str, str
     from .errors import NoPretrainedWeightsError
     from .metrics import sr_forward, sr_scores
 
-    load = ctx.load_sr or _load_sr_default
+    load = ctx.load_sr or ctx.load or _load_sr_default
     models: dict[str, Any] = {}
     missing: dict[str, str] = {}
     for title, name in sr_models:
@@ -344,6 +366,288 @@ def _plain_figure(title: str, src: str, caption: str) -> str:
             f"<figcaption><b>{_e(title)}</b><br>{_e(caption)}</figcaption></figure>")
 
 
+# ------------------------------------------------------------------------------------ 3D-GAN, DR-GAN, TGAN
+
+#: 3D-GAN: the tag shown, how many samples, and which held-out shapes (indices of ``voxel_heldout()``) beside them.
+GAN3D_TAG = "gan3d_32.shapes"
+GAN3D_DEMO_N = 4
+GAN3D_HELDOUT_INDICES: tuple[int, ...] = (5, 7, 8, 9)  # chair, lamp, mug, bookshelf (class = index % 10)
+_VIEW_PX = 128  # pixels per rendered view (as ``ganzoo sample -o x.png``)
+#: DR-GAN: the tags, the held-out identity (index under HEADS_HELDOUT_SEED), the pose of the single input and the
+#: poses of the three inputs fused by the multi-image model.
+DRGAN_TAG = "drgan.heads"
+DRGAN_MULTI_TAG = "drgan_multi.heads"
+DRGAN_DEMO_IDENTITY = 0
+DRGAN_INPUT_YAW = 30.0
+DRGAN_MULTI_INPUT_YAWS: tuple[float, ...] = (-45.0, 0.0, 30.0)
+#: TGAN: the tag, how many videos are tiled, and the GIF frame rate.
+TGAN_TAG = "tgan.sprites"
+TGAN_DEMO_N = 4
+TGAN_FPS = 8
+
+
+def _try_load(ctx: DemoContext, tag: str) -> tuple[Any, str]:
+    """(model, "") or (None, why) when ``tag`` has no published weights (NoPretrainedWeightsError)."""
+    from .errors import NoPretrainedWeightsError
+
+    try:
+        return ctx.load_model(tag), ""
+    except NoPretrainedWeightsError as e:
+        return None, f"ganzoo.load({tag!r}) raises NoPretrainedWeightsError: {e}"
+
+
+def _other_name(model: Any, tag: str) -> str:
+    """"" when ``model`` is ``tag`` by its own pretrained config, else a note naming what it says it is (a model
+    given by ``run_demo(load=...)``)."""
+    name = getattr(getattr(model, "pretrained_cfg", None), "name", None)
+    return "" if not name or name == tag else f" (the model loaded for it calls itself {name})"
+
+
+def _tile(tiles: np.ndarray, gap: int = 2, gap_value: int = 255) -> np.ndarray:
+    """uint8 (rows, cols, H, W, 3) -> one picture with ``gap`` white pixels between tiles."""
+    from .pipelines.rotation import tile_poses
+
+    return tile_poses(np.ascontiguousarray(tiles), gap=gap, gap_value=gap_value)
+
+
+def _img(src: str, alt: str, w: int, h: int, *, pixelated: bool = False) -> str:
+    cls = " class=\"pix\"" if pixelated else ""
+    return f"<img{cls} src=\"{_e(src)}\" alt=\"{_e(alt)}\" width=\"{w}\" height=\"{h}\">"
+
+
+def _png_size(ctx: DemoContext, src: str) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(ctx.out_dir / src) as im:
+        return im.size
+
+
+def _wide_figure(ctx: DemoContext, src: str, alt: str, caption_html: str, *, scale: int = 1) -> str:
+    w, h = _png_size(ctx, src)
+    return (f"<figure style=\"width:{w * scale}px\">{_img(src, alt, w * scale, h * scale, pixelated=scale > 1)}"
+            f"<figcaption>{caption_html}</figcaption></figure>")
+
+
+def _view_rows(vols: np.ndarray, threshold: float) -> tuple[np.ndarray, list[bool]]:
+    """Volumes (N, 1, D, H, W) -> renders uint8 (N, views, S, S, 3) of DEFAULT_VIEWS (blank for an empty volume),
+    and which volumes had a surface."""
+    from .pipelines.voxels import DEFAULT_VIEWS, render_views
+
+    rows, has = [], []
+    for v in vols:
+        if float(v.max()) <= threshold:
+            rows.append(np.full((_VIEW_PX, _VIEW_PX * len(DEFAULT_VIEWS), 3), 255, np.uint8))
+            has.append(False)
+        else:
+            rows.append(render_views(v, DEFAULT_VIEWS, _VIEW_PX, threshold))
+            has.append(True)
+    strips = np.stack(rows)  # (N, S, S * views, 3)
+    n, s = strips.shape[0], strips.shape[1]
+    return strips.reshape(n, s, len(DEFAULT_VIEWS), s, 3).transpose(0, 2, 1, 3, 4), has
+
+
+def section_gan3d(ctx: DemoContext, s: Section) -> Section:
+    """Multi-view renders of 3D-GAN samples beside renders of held-out real shapes, and one sample as an OBJ mesh."""
+    import torch
+
+    from .data.voxels import SHAPE_CLASSES, VOXEL_HELDOUT_SEED, voxel_heldout
+    from .pipelines.voxels import DEFAULT_VIEWS, voxels_to_mesh, write_mesh
+    from .utils import eval_mode
+
+    model, why = _try_load(ctx, GAN3D_TAG)
+    if model is None:
+        return _skip(s, f"3D-GAN weights are not published yet, so there are no shapes to show. {why}")
+    tag = GAN3D_TAG
+    lo, hi = model.specs.outputs[0].range or (0.0, 1.0)
+    thr = (lo + hi) / 2
+    with torch.no_grad(), eval_mode(model):
+        vols = model.sample(GAN3D_DEMO_N, generator=torch.Generator().manual_seed(ctx.seed))
+    vols = vols.detach().float().cpu().numpy()  # (N, 1, D, H, W)
+    side = int(vols.shape[-1])
+    gen_tiles, has = _view_rows(vols, thr)
+    gen_src = ctx.save_png("gan3d_samples.png", _tile(gen_tiles))
+    real, labels = voxel_heldout(max(GAN3D_HELDOUT_INDICES) + 1, size=side)
+    idx = list(GAN3D_HELDOUT_INDICES)
+    real_tiles, _ = _view_rows(real[idx], 0.5)
+    real_src = ctx.save_png("gan3d_heldout.png", _tile(real_tiles))
+    ctx.shown_families["gan3d"] = s.id
+    views = ", ".join(f"{a:g}" for a, _ in DEFAULT_VIEWS)
+    elev = ", ".join(sorted({f"{e:g}" for _, e in DEFAULT_VIEWS}))
+    occ = "; ".join(f"#{i}: {100 * float((v > thr).mean()):.1f}%" + ("" if h else " (empty: no surface)")
+                    for i, (v, h) in enumerate(zip(vols, has)))
+    classes = ", ".join(f"#{i} {SHAPE_CLASSES[int(labels['class'][i])]}" for i in idx)
+    parts = [f"<p>Rows = shapes, columns = views (camera yaw {_e(views)} degrees, elevation {_e(elev)} degrees, "
+             f"orthographic, each shape framed on its own); the surface at occupancy {thr:g} by marching cubes, "
+             f"rendered as <code>ganzoo sample -o shapes.png</code> does ({_VIEW_PX} px per view).</p>"]
+    figs = [_wide_figure(ctx, gen_src, f"{tag} samples",
+                         f"<b>{_e(tag)}</b>{_e(_other_name(model, tag))}: {GAN3D_DEMO_N} samples, seed "
+                         f"{ctx.seed} (z ~ U(0, 1) from "
+                         f"<code>torch.Generator().manual_seed({ctx.seed})</code>), {side}<sup>3</sup> voxels; "
+                         f"occupied voxels {_e(occ)}"),
+            _wide_figure(ctx, real_src, "held-out shapes",
+                         f"<b>held-out real shapes</b> for comparison: <code>ganzoo.data.voxel_heldout()</code> "
+                         f"{_e(classes)} (seed VOXEL_HELDOUT_SEED = {VOXEL_HELDOUT_SEED}, never trained on), "
+                         f"{side}<sup>3</sup> voxels")]
+    parts.append("<div class=\"row\">" + "".join(figs) + "</div>")
+    first = next((i for i, h in enumerate(has) if h), None)
+    if first is None:
+        parts.append(f"<p class=\"note\">No sample has a voxel above {thr:g}, so there is no mesh to write.</p>")
+    else:
+        v, f = voxels_to_mesh(vols[first], thr)
+        name = f"gan3d_sample_{first}.obj"
+        write_mesh(ctx.out_dir / name, v, f, normals=True)
+        ctx.add_file(name)
+        parts.append(f"<p>Sample #{first} as a mesh: <a href=\"{_e(name)}\">{_e(name)}</a> (Wavefront OBJ with "
+                     f"vertex normals, y up, voxel units; {len(v)} vertices, {len(f)} triangles; "
+                     f"<code>ganzoo sample {_e(tag)} -o shape.obj</code> writes the same).</p>")
+    s.body = "\n".join(parts)
+    return s
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * float(np.log10(255.0 ** 2 / mse))
+
+
+def _rgb(faces: np.ndarray) -> np.ndarray:
+    return np.repeat(faces, 3, axis=-1) if faces.shape[-1] == 1 else faces
+
+
+def section_drgan(ctx: DemoContext, s: Section) -> Section:
+    """A held-out procedural head at one pose, the DR-GAN pose sweep from it (and from three fused images with the
+    multi-image model), and the true renders of that identity at the same yaws."""
+    from PIL import Image
+
+    from .data.heads import HEADS_HELDOUT_SEED, identity_for, render_head, render_views
+    from .pipelines.rotation import FACE_SIZE, Rotator
+
+    single, why_single = _try_load(ctx, DRGAN_TAG)
+    multi, why_multi = _try_load(ctx, DRGAN_MULTI_TAG)
+    if single is None and multi is None:
+        return _skip(s, f"DR-GAN weights are not published yet, so there is nothing to rotate. {why_single} "
+                        f"{why_multi}")
+    rotators = [(tag, Rotator(m), _other_name(m, tag)) for tag, m in ((DRGAN_TAG, single), (DRGAN_MULTI_TAG, multi))
+                if m is not None]
+    yaws = rotators[0][1].yaws
+    order = sorted(range(len(yaws)), key=lambda k: yaws[k])  # the sweep's order: ascending yaw
+    sweep_yaws = [yaws[k] for k in order]
+    for tag, r, _ in rotators[1:]:
+        if sorted(r.yaws) != sorted(yaws):
+            raise ValueError(f"{tag} has the poses {r.yaws}, {rotators[0][0]} has {yaws}")
+    identity = identity_for(HEADS_HELDOUT_SEED, DRGAN_DEMO_IDENTITY)
+    truth = render_views(identity, sweep_yaws, FACE_SIZE)  # (P, 96, 96, 3)
+    ctx.shown_families["drgan"] = s.id
+    who = (f"held-out identity {DRGAN_DEMO_IDENTITY} (<code>ganzoo.data.heads.identity_for(HEADS_HELDOUT_SEED = "
+           f"{HEADS_HELDOUT_SEED}, {DRGAN_DEMO_IDENTITY})</code>, never trained on)")
+    rows: list[tuple[str, str, str]] = []  # (label HTML, picture src, note HTML under the picture)
+
+    def sweep_row(tag: str, r: Rotator, other: str, faces: list[np.ndarray], label: str) -> None:
+        out = r(faces, "sweep", seed=ctx.seed)  # (M, P, 96, 96, C); M = 1 (one face, or fused)
+        gen = _rgb(out[:1])
+        ref = truth if r.channels == 3 else _rgb(np.stack([np.asarray(Image.fromarray(t).convert("L"))[..., None]
+                                                           for t in truth]))  # a grey model: against grey truth
+        psnr = [_psnr(g, t) for g, t in zip(gen[0], ref)]
+        key = tag.split(".")[0]
+        src = ctx.save_png(f"{key}_sweep.png", _tile(gen))
+        note = "PSNR vs the true render (dB): " + " · ".join(f"{p:.1f}" for p in psnr) \
+            + f"; mean {np.mean(psnr):.2f}"
+        rows.append((f"<b>{_e(tag)}</b>{_e(other)}<br>{label}", src, _e(note)))
+
+    parts = []
+    if why_single:
+        parts.append(f"<p class=\"note\">{_e(why_single)}</p>")
+    if why_multi:
+        parts.append(f"<p class=\"note\">Only single-image rotation is shown: {_e(why_multi)}</p>")
+    for tag, r, other in rotators:
+        if r.multi_image:
+            inputs = [render_head(identity, y, FACE_SIZE) for y in DRGAN_MULTI_INPUT_YAWS]
+            src = ctx.save_png("drgan_multi_inputs.png", _tile(np.stack(inputs)[None]))
+            rows.append((f"<b>inputs</b> of {_e(tag)}<br>yaws "
+                         + ", ".join(f"{y:g}" for y in DRGAN_MULTI_INPUT_YAWS) + " degrees", src, ""))
+            sweep_row(tag, r, other, inputs, "3 images fused (learned confidences), then every pose")
+        else:
+            face = render_head(identity, DRGAN_INPUT_YAW, FACE_SIZE)
+            src = ctx.save_png("drgan_input.png", face)
+            rows.append((f"<b>input</b><br>yaw {DRGAN_INPUT_YAW:g} degrees", src, ""))
+            sweep_row(tag, r, other, [face], "every pose from the one input")
+    rows.append(("<b>ground truth</b><br>the same identity rendered at each yaw",
+                 ctx.save_png("drgan_truth.png", _tile(truth[None])), ""))
+    step = FACE_SIZE + 2
+    head = "".join(f"<span style=\"width:{step}px\">{y:g}&deg;</span>" for y in sweep_yaws)
+    parts.append(f"<p>DR-GAN turns a face to every pose of its grid: {who}, rendered by "
+                 f"<code>ganzoo.data.heads.render_head</code> at {FACE_SIZE} px. The noise z is drawn from seed "
+                 f"{ctx.seed} (<code>ganzoo.pipelines.rotate(..., 'sweep', seed={ctx.seed})</code>) and shared by "
+                 f"every pose. Columns: yaw in degrees (positive = face turned towards the image right).</p>")
+    grid = [f"<div class=\"prow\"><div class=\"plabel\"></div><div class=\"yaws\">{head}</div></div>"]
+    for label, src, note in rows:
+        w, h = _png_size(ctx, src)
+        grid.append(f"<div class=\"prow\"><div class=\"plabel\">{label}</div><div>{_img(src, src, w, h)}"
+                    + (f"<div class=\"small\">{note}</div>" if note else "") + "</div></div>")
+    parts.append("<div class=\"posegrid\">" + "".join(grid) + "</div>")
+    s.body = "\n".join(parts)
+    return s
+
+
+def _videos_pm1(videos: Any, value_range: tuple[float, float]) -> Any:
+    lo, hi = value_range
+    return (videos.detach().float().cpu() - lo) / (hi - lo) * 2 - 1
+
+
+def _video_figures(ctx: DemoContext, stem: str, videos: Any, title_html: str) -> tuple[str, str]:
+    """A tiled GIF and a frame-strip PNG of ``videos`` ((B, C, T, H, W), [-1, 1] floats or uint8): (GIF figure,
+    strip figure)."""
+    import math
+
+    from .pipelines.video import video_grid, video_to_uint8, write_gif
+
+    b, _, t, h, w = videos.shape
+    grid = video_grid(videos, nrow=max(1, math.ceil(math.sqrt(b))))
+    gif = f"{stem}.gif"
+    write_gif(ctx.out_dir / gif, grid, TGAN_FPS)
+    ctx.add_file(gif)
+    strip = ctx.save_png(f"{stem}_frames.png", _tile(video_to_uint8(videos)))  # rows = videos, columns = frames
+    gh, gw = grid.shape[1:3]
+    gif_fig = (f"<figure style=\"width:{max(2 * gw, 300)}px\">"
+               f"{_img(gif, f'{stem} (animated)', 2 * gw, 2 * gh, pixelated=True)}"
+               f"<figcaption>{title_html}<br>animated GIF, {t} frames at {TGAN_FPS} fps, {b} videos of {w}x{h} tiled "
+               f"(shown at 2x)</figcaption></figure>")
+    strip_fig = _wide_figure(ctx, strip, f"{stem} frames",
+                             f"{title_html}: every frame, rows = videos, columns = frames 0 .. {t - 1}")
+    return gif_fig, strip_fig
+
+
+def section_tgan(ctx: DemoContext, s: Section) -> Section:
+    """Sampled TGAN videos (an animated GIF and a frame strip) beside held-out real sprite videos."""
+    import torch
+
+    from .data.sprites import SPRITES_HELDOUT_SEED, sprite_heldout
+    from .utils import eval_mode
+
+    model, why = _try_load(ctx, TGAN_TAG)
+    if model is None:
+        return _skip(s, f"TGAN weights are not published yet, so there are no videos to show. {why}")
+    tag = TGAN_TAG
+    with torch.no_grad(), eval_mode(model):
+        out = model.sample(TGAN_DEMO_N, generator=torch.Generator().manual_seed(ctx.seed))
+    videos = _videos_pm1(out, model.specs.outputs[0].range or (-1.0, 1.0))  # (B, C, T, H, W)
+    _, _, t, h, w = videos.shape
+    real, _ = sprite_heldout(TGAN_DEMO_N, frames=t, size=h, dtype=np.uint8)  # (B, 3, T, H, W) uint8
+    ctx.shown_families["tgan"] = s.id
+    gen_gif, gen_strip = _video_figures(
+        ctx, "tgan_samples", videos,
+        f"<b>{_e(tag)}</b>{_e(_other_name(model, tag))}: {TGAN_DEMO_N} samples, seed {ctx.seed} (z0 ~ U(-1, 1) from "
+        f"<code>torch.Generator().manual_seed({ctx.seed})</code>)")
+    real_gif, real_strip = _video_figures(
+        ctx, "tgan_heldout", real,
+        f"<b>held-out real videos</b>: <code>ganzoo.data.sprite_heldout({TGAN_DEMO_N})</code> (seed "
+        f"SPRITES_HELDOUT_SEED = {SPRITES_HELDOUT_SEED}, never trained on; 1 sprite per video)")
+    s.body = (f"<p>Videos as <code>ganzoo sample {_e(tag)} -o clips.gif</code> writes them; the frame strips "
+              f"show the same videos frame by frame.</p>"
+              f"<div class=\"row\">{gen_gif}{real_gif}</div><h3>Frames</h3>"
+              f"<div class=\"row\">{gen_strip}</div><div class=\"row\">{real_strip}</div>")
+    return s
+
+
 def section_export(ctx: DemoContext, s: Section) -> Section:
     """The ONNX export of the tour's model: where, and how it was validated against PyTorch."""
     res = ctx.export
@@ -410,6 +714,9 @@ SECTIONS: list[tuple[str, str, Callable[[DemoContext, Section], Section]]] = [
     ("sr_x8", "Super-resolution x8: bicubic | SRResNet x8 | SRGAN x8 | ground truth", section_sr_x8),
     ("inpaint", "Inpainting: Telea | Navier-Stokes | ganzoo PGGAN | ground truth", section_inpaint),
     ("dcgan", "DCGAN samples", section_dcgan),
+    ("gan3d", "3D-GAN: sampled shapes | held-out shapes", section_gan3d),
+    ("drgan", "DR-GAN: pose sweep of a held-out face | ground truth", section_drgan),
+    ("tgan", "TGAN: sampled videos | held-out videos", section_tgan),
     ("export", "ONNX export validation", section_export),
     ("registry", "Model families and published weights", section_registry),
 ]
@@ -441,6 +748,9 @@ img.zoom{display:block;margin-top:6px}img.pix{image-rendering:pixelated}
 color:#666;border:1px dashed #bbb;box-sizing:border-box;text-align:center}
 .small{font-size:12px;color:#666;font-weight:normal}.note{color:#7a5200}code{font-size:13px}
 footer{font-size:12px;color:#666;margin:10px 0 30px}
+.posegrid{overflow-x:auto}.prow{display:flex;align-items:flex-start;gap:10px;margin:6px 0}
+.plabel{width:170px;flex:none;font-size:13px;line-height:1.35}.yaws{display:flex;font-size:12px;color:#666}
+.yaws span{display:block;flex:none;text-align:center}
 """
 
 
@@ -540,14 +850,17 @@ def _tour(ctx: DemoContext, name: str, seed: int, export: bool, say: Callable[[s
 
 def run_demo(out_dir: str | os.PathLike, name: str = "dcgan", *, seed: int = 0,
              echo: Callable[[str], None] | None = None, sections: Sequence[str] | None = None,
-             load_sr: Callable[[str], Any] | None = None, export: bool = True) -> DemoResult:
+             load_sr: Callable[[str], Any] | None = None, export: bool = True,
+             load: Callable[[str], Any] | None = None) -> DemoResult:
     """Run the tour and write ``out_dir/index.html`` with its pictures.
 
     name: the tour's model (a noise-input generator with embedded weights; ``dcgan``). seed: of the samples.
     echo: called with one line per step (the CLI prints them); default: the module logger.
     sections: ids from :data:`SECTIONS` to include (default: all). load_sr: how the SR section loads a model by
     name (default ``ganzoo.load(name, local_files_only=True)``; it must raise NoPretrainedWeightsError when a
-    model has no weights). export: False leaves the ONNX export out (the page says so).
+    model has no weights). load: the same for the other model sections (3D-GAN, DR-GAN, TGAN: called with a tag
+    such as ``"drgan.heads"``), and for the SR sections when ``load_sr`` is None. export: False leaves the ONNX
+    export out (the page says so).
     Raises what ``ganzoo.load`` raises for the tour's model; section errors are reported on the page instead.
     """
     from .utils import atomic_write
@@ -568,7 +881,7 @@ def run_demo(out_dir: str | os.PathLike, name: str = "dcgan", *, seed: int = 0,
         d = d.parent
     saved_existed = (out / "saved").exists()
     out.mkdir(parents=True, exist_ok=True)
-    ctx = DemoContext(out_dir=out, seed=seed, load_sr=load_sr)
+    ctx = DemoContext(out_dir=out, seed=seed, load_sr=load_sr, load=load)
     try:
         _tour(ctx, name, seed, export, say)
     except BaseException:

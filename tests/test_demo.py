@@ -105,9 +105,9 @@ def test_page_is_self_contained_and_has_every_section(cli_demo):
     assert [s for s in page.section_text] == [sid for sid, _, _ in SECTIONS]
     for src in _srcs(page):
         with Image.open(out / src) as im:
-            assert im.format == "PNG" and im.size[0] >= 16
+            assert im.format == ("GIF" if src.endswith(".gif") else "PNG") and im.size[0] >= 16
     # every picture the demo wrote is on the page
-    assert {p.name for p in out.glob("*.png")} == set(_srcs(page))
+    assert {p.name for p in [*out.glob("*.png"), *out.glob("*.gif")]} == set(_srcs(page))
 
 
 def test_page_sr_section_follows_weight_availability(cli_demo):
@@ -250,3 +250,206 @@ def test_inpaint_section_shows_opencv_ganzoo_and_truth_per_pair(tmp_path, monkey
     page = _check_self_contained(res.index)
     text = page.section_text["inpaint"]
     assert text.count("PSNR") == 3 * len(INPAINT_DEMO_PAIRS) + 1  # three methods per pair + the intro
+
+
+# --- 3D-GAN, DR-GAN and TGAN sections ---------------------------------------------------------------------------
+
+from ganzoo.demo import (DRGAN_DEMO_IDENTITY, DRGAN_INPUT_YAW, DRGAN_MULTI_INPUT_YAWS, DRGAN_MULTI_TAG,  # noqa: E402
+                         DRGAN_TAG, GAN3D_DEMO_N, GAN3D_HELDOUT_INDICES, GAN3D_TAG, TGAN_DEMO_N, TGAN_TAG)
+
+#: section id -> the tags it loads (shown when at least one has weights)
+_NEW_SECTIONS = {"gan3d": (GAN3D_TAG,), "drgan": (DRGAN_TAG, DRGAN_MULTI_TAG), "tgan": (TGAN_TAG,)}
+_DRGAN_WIDTHS = (4, 4, 4, 4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 16)
+
+
+def _no_weights(name):
+    raise NoPretrainedWeightsError(f"no weights are published for {name} yet")
+
+
+def _loader(models):
+    """A run_demo(load=...) that returns the given models by tag and raises NoPretrainedWeightsError otherwise."""
+    def load(name):
+        if name in models:
+            return models[name]
+        return _no_weights(name)
+    return load
+
+
+def _widen(m, std):
+    """Generator weights ~ N(0, std^2): the default init gives near-constant videos / volumes."""
+    for p in m.generator.parameters():
+        if p.dim() > 1:
+            p.data.normal_(0, std)
+    return m.eval()
+
+
+def _lively(m, gain=1.4):
+    """DR-GAN generator weights ~ N(0, gain^2 / fan_in): outputs that vary with the face and the pose."""
+    for mod in m.generator.modules():
+        if isinstance(mod, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)):
+            w = mod.weight
+            fan = w.shape[0] * w.shape[2] * w.shape[3] if isinstance(mod, torch.nn.ConvTranspose2d) else w[0].numel()
+            w.data.normal_(0, gain / fan ** 0.5)
+    return m.eval()
+
+
+def _png(path):
+    with Image.open(path) as im:
+        assert im.format == "PNG"
+        return np.asarray(im.convert("RGB"))
+
+
+def _gif_frames(path):
+    from PIL import ImageSequence
+
+    with Image.open(path) as im:
+        assert im.format == "GIF"
+        return [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)]
+
+
+def _strip(n, side, gap=2):
+    return n * side + (n - 1) * gap
+
+
+def test_new_sections_skip_with_the_reason_without_weights(tmp_path):
+    res = run_demo(tmp_path, sections=["sr", *_NEW_SECTIONS, "registry"], load=_no_weights, export=False)
+    assert res.ok
+    page = _check_self_contained(res.index)
+    sr = res.sections[0]  # without load_sr, the SR section loads through load= too
+    assert sr.status == "skipped" and "no weights are published for srresnet yet" in sr.reason
+    for sid, tags in _NEW_SECTIONS.items():
+        s = next(s for s in res.sections if s.id == sid)
+        assert s.status == "skipped" and "NoPretrainedWeightsError" in s.reason, (sid, s.reason)
+        for tag in tags:
+            assert f"ganzoo.load({tag!r}) raises NoPretrainedWeightsError" in s.reason
+            assert f"no weights are published for {tag} yet" in page.section_text[sid]
+        assert "Not shown" in page.section_text[sid]
+        assert not list(tmp_path.glob(f"{sid}_*")), sid
+    assert "no: no weights published" in page.section_text["registry"]
+
+
+def test_new_sections_on_the_embedded_hub_follow_weight_availability(cli_demo):
+    """The real hub: skipped with the NoPretrainedWeightsError message while a tag has no weights (all today),
+    shown once weights are published (e.g. drgan.heads)."""
+    _, out, _ = cli_demo
+    page = _parse(out / "index.html")
+    published = set(ganzoo.list_models(pretrained=True))
+    for sid, tags in _NEW_SECTIONS.items():
+        text = page.section_text[sid]
+        if not published & set(tags):
+            assert "Not shown:" in text and "NoPretrainedWeightsError" in text, sid
+            for tag in tags:
+                assert f"no weights are published for {tag} yet" in text
+            assert not list(out.glob(f"{sid}_*")), sid
+        else:
+            assert "Not shown:" not in text and "This section failed" not in text, sid
+            assert list(out.glob(f"{sid}_*.png")), sid
+
+
+def test_gan3d_section_renders_samples_heldout_shapes_and_a_mesh(tmp_path):
+    from ganzoo.data.voxels import read_mesh
+    from ganzoo.pipelines.voxels import DEFAULT_VIEWS, render_views
+
+    torch.manual_seed(0)
+    model = _widen(ganzoo.create("gan3d_32.shapes", volume_size=16, ngf=4, ndf=4, nz=8), 0.3)
+    res = run_demo(tmp_path, sections=["gan3d", "registry"], load=_loader({GAN3D_TAG: model}), export=False)
+    assert res.ok and res.sections[0].status == "shown"
+    page = _check_self_contained(res.index)
+    assert {"gan3d_samples.png", "gan3d_heldout.png"} <= set(_srcs(page))
+    views = len(DEFAULT_VIEWS)
+    gen = _png(tmp_path / "gan3d_samples.png")
+    assert gen.shape == (_strip(GAN3D_DEMO_N, 128), _strip(views, 128), 3)
+    assert _png(tmp_path / "gan3d_heldout.png").shape == (_strip(len(GAN3D_HELDOUT_INDICES), 128),
+                                                         _strip(views, 128), 3)
+    with torch.no_grad():  # deterministic by seed: the first row is sample 0 of seed 0
+        vols = model.sample(GAN3D_DEMO_N, generator=torch.Generator().manual_seed(0)).numpy()
+    assert np.array_equal(gen[:128, :128], render_views(vols[0], DEFAULT_VIEWS, 128, 0.5)[:, :128])
+    meshes = list(tmp_path.glob("gan3d_sample_*.obj"))
+    assert len(meshes) == 1 and meshes[0] in res.files
+    v, f = read_mesh(meshes[0])
+    assert len(v) > 0 and len(f) > 0
+    assert any(t == "a" and a.get("href") == meshes[0].name for t, a in page.tags)
+    text = page.section_text["gan3d"]
+    assert "gan3d_32.shapes" in text and "seed 0" in text and "voxel_heldout()" in text
+    assert '<a href="#gan3d">yes</a>' in res.index.read_text()  # the registry section links to it
+
+
+def test_gan3d_section_with_empty_samples_says_there_is_no_mesh(tmp_path):
+    torch.manual_seed(0)
+    model = ganzoo.create("gan3d_32.shapes", volume_size=16, ngf=4, ndf=4, nz=8).eval()
+    for p in model.generator.parameters():
+        p.data.zero_()  # sigmoid(0) = 0.5 everywhere: nothing above the threshold
+    res = run_demo(tmp_path, sections=["gan3d"], load=_loader({GAN3D_TAG: model}), export=False)
+    assert res.ok and res.sections[0].status == "shown"
+    text = _check_self_contained(res.index).section_text["gan3d"]
+    assert "empty: no surface" in text and "there is no mesh to write" in text
+    assert not list(tmp_path.glob("*.obj"))
+    assert (_png(tmp_path / "gan3d_samples.png") == 255).all()
+
+
+@pytest.fixture(scope="module")
+def tiny_drgans():
+    torch.manual_seed(0)
+    return (_lively(ganzoo.create("drgan.heads", widths=_DRGAN_WIDTHS, num_identities=4)),
+            _lively(ganzoo.create("drgan_multi.heads", widths=_DRGAN_WIDTHS, num_identities=4)))
+
+
+def test_drgan_section_sweeps_a_heldout_head_against_the_truth(tmp_path, tiny_drgans):
+    from ganzoo.data.heads import HEADS_HELDOUT_SEED, YAWS, identity_for, render_head, render_views
+    from ganzoo.pipelines.rotation import rotate, tile_poses
+
+    single, multi = tiny_drgans
+    res = run_demo(tmp_path, sections=["drgan"], load=_loader({DRGAN_TAG: single, DRGAN_MULTI_TAG: multi}),
+                   export=False)
+    assert res.ok and res.sections[0].status == "shown"
+    page = _check_self_contained(res.index)
+    names = ["drgan_input.png", "drgan_sweep.png", "drgan_multi_inputs.png", "drgan_multi_sweep.png",
+             "drgan_truth.png"]
+    assert set(names) <= set(_srcs(page))
+    identity = identity_for(HEADS_HELDOUT_SEED, DRGAN_DEMO_IDENTITY)
+    face = render_head(identity, DRGAN_INPUT_YAW)
+    assert np.array_equal(_png(tmp_path / "drgan_input.png"), face)
+    assert np.array_equal(_png(tmp_path / "drgan_truth.png"), tile_poses(render_views(identity, YAWS)[None]))
+    assert np.array_equal(_png(tmp_path / "drgan_sweep.png"), tile_poses(rotate(face, "sweep", single, seed=0)))
+    faces = [render_head(identity, y) for y in DRGAN_MULTI_INPUT_YAWS]
+    assert _png(tmp_path / "drgan_multi_inputs.png").shape == (96, _strip(3, 96), 3)
+    assert np.array_equal(_png(tmp_path / "drgan_multi_sweep.png"), tile_poses(rotate(faces, "sweep", multi, seed=0)))
+    assert _png(tmp_path / "drgan_multi_sweep.png").shape == (96, _strip(len(YAWS), 96), 3)
+    text = page.section_text["drgan"]
+    assert "drgan.heads" in text and "drgan_multi.heads" in text and str(HEADS_HELDOUT_SEED) in text
+    assert text.count("PSNR vs the true render") == 2
+
+
+def test_drgan_section_without_multi_weights_shows_the_single_sweep(tmp_path, tiny_drgans):
+    res = run_demo(tmp_path, sections=["drgan"], load=_loader({DRGAN_TAG: tiny_drgans[0]}), export=False)
+    assert res.ok and res.sections[0].status == "shown"
+    text = _check_self_contained(res.index).section_text["drgan"]
+    assert f"ganzoo.load({DRGAN_MULTI_TAG!r}) raises NoPretrainedWeightsError" in text
+    assert (tmp_path / "drgan_sweep.png").is_file() and not list(tmp_path.glob("drgan_multi_*"))
+
+
+def test_tgan_section_writes_gifs_and_frame_strips(tmp_path):
+    from ganzoo.data.sprites import sprite_heldout
+    from ganzoo.pipelines.video import video_to_uint8
+
+    torch.manual_seed(0)
+    model = _widen(ganzoo.create("tgan.sprites", temporal_widths=(8, 8, 8, 8), g_widths=(16, 8, 8, 8, 8),
+                                 d_widths=(4, 4, 4, 4), z_dim=8, frame_z_dim=8), 0.5)
+    res = run_demo(tmp_path, sections=["tgan"], load=_loader({TGAN_TAG: model}), export=False)
+    assert res.ok and res.sections[0].status == "shown"
+    page = _check_self_contained(res.index)
+    srcs = set(_srcs(page))
+    assert {"tgan_samples.gif", "tgan_heldout.gif", "tgan_samples_frames.png", "tgan_heldout_frames.png"} <= srcs
+    side = _strip(2, 64)  # 4 videos tiled 2 x 2
+    for stem in ("tgan_samples", "tgan_heldout"):
+        frames = _gif_frames(tmp_path / f"{stem}.gif")
+        assert len(frames) == 16 and frames[0].shape == (side, side, 3), stem
+        assert _png(tmp_path / f"{stem}_frames.png").shape == (_strip(TGAN_DEMO_N, 64), _strip(16, 64), 3)
+    real, _ = sprite_heldout(TGAN_DEMO_N, dtype=np.uint8)
+    strip = _png(tmp_path / "tgan_heldout_frames.png")
+    assert np.array_equal(strip[:64, :64], video_to_uint8(real[0])[0])  # video 0, frame 0
+    with torch.no_grad():  # deterministic by seed: the strip's first tile is frame 0 of sample 0 of seed 0
+        video = model.sample(TGAN_DEMO_N, generator=torch.Generator().manual_seed(0))
+    assert np.array_equal(_png(tmp_path / "tgan_samples_frames.png")[:64, :64], video_to_uint8(video[0])[0])
+    text = page.section_text["tgan"]
+    assert "tgan.sprites" in text and "seed 0" in text and "sprite_heldout(4)" in text
