@@ -184,3 +184,40 @@ def test_a_bad_option_leaves_no_run_folder(tmp_path, capsys):
     with pytest.raises(ValueError, match="--images-per-pose must be an int in"):
         main(["--images-per-pose", "0", "--out", str(out)])
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["drgan", "drgan_multi"])
+def test_pixel_weight_targets_are_renders_of_the_identity_at_the_target_pose(tmp_path, name):
+    """--pixel-weight: G's L1 target for each generated image is a pool render of its input's identity at its target
+    pose (singles and the fused image alike for drgan_multi); the log gains l1; without it no l1 is logged."""
+    kw = dict(batch_size=2, num_images=2) if name == "drgan_multi" else {}
+    trainer = DRGANTrainer(_tiny(model=name, pixel_weight=5.0, images_per_pose=2, **kw), tmp_path / "l1")
+    seen = []
+    targets = trainer._targets
+
+    def spy(identity, pose):
+        out = targets(identity, pose)
+        seen.append((identity.clone(), pose.clone(), out))
+        return out
+
+    trainer._targets = spy
+    trainer.run()
+    assert len(seen) == 2 and "l1" in _last_log(tmp_path / "l1")
+    pool = trainer.pool.float() / 127.5 - 1
+    for identity, pose, out in seen:
+        assert out.shape == (*identity.shape, 3, 96, 96)
+        for i, p, img in zip(identity.flatten(), pose.flatten(), out.flatten(0, -4)):
+            match = [j for j in range(len(pool)) if torch.equal(pool[j], img)]
+            assert match and all(int(trainer.identity[j]) == int(i) and int(trainer.pose[j]) == int(p)
+                                 for j in match)
+    train_drgan(_tiny(model=name, **kw), tmp_path / "plain")
+    assert "l1" not in _last_log(tmp_path / "plain")
+
+
+def test_init_copies_both_networks_and_refuses_another_config(tmp_path):
+    first = train_drgan(_tiny(), tmp_path / "a")
+    model = DRGANTrainer(_tiny(init=str(tmp_path / "a")), tmp_path / "b").build()
+    for (k, a), b in zip(model.state_dict().items(), first.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+    with pytest.raises(ValueError, match=r"--init .*a: its config differs from this run's"):
+        DRGANTrainer(_tiny(init=str(tmp_path / "a"), identities=5), tmp_path / "c").build()
