@@ -61,6 +61,15 @@ def test_report_structure(multi_report):
             assert all(_finite(v) for v in r["identity_by_yaw"].values()) and _finite(r["identity_mean"])
     copied = rep["outputs"]["input copied (no rotation)"]
     assert copied["identity_by_yaw"]["0"] == 1.0  # the frontal input is its own nearest frontal image
+    assert copied["psnr_by_yaw"]["0"] == 100.0  # the frontal input against itself (MSE clamped at 1e-10)
+    held = HeadDataset.heldout(N).arrays()
+    imgs = held.image.reshape(N, len(YAWS), *held.image.shape[1:]).astype(np.float64)
+    front, side = imgs[:, YAWS.index(0)], imgs[:, YAWS.index(-60)]
+    want = np.mean(-10 * np.log10((((front - side) / 2) ** 2).reshape(N, -1).mean(1)))  # [-1, 1] images -> [0, 1]
+    assert copied["psnr_by_yaw"]["-60"] == pytest.approx(want, abs=1e-3)
+    assert copied["psnr_mean"] == pytest.approx(np.mean([v for k, v in copied["psnr_by_yaw"].items() if k != "0"]),
+                                                abs=1e-3)
+    assert rep["outputs"]["held-out real images (ceiling)"]["psnr_mean"] is None
     m = rep["multi_image_rank1"]
     assert m["yaws"] == [-60, -45, -30]
     for k in ("fused (learned confidences)", "mean of the 3 features", "single images (mean of the 3 rank-1s)",
@@ -70,7 +79,7 @@ def test_report_structure(multi_report):
     assert m["single images (mean of the 3 rank-1s)"] == pytest.approx(np.mean(singles), abs=1e-4)
     md = eval_drgan.markdown(rep)
     for s in ("| raw pixels |", "| held-out real images (ceiling) |", "| fused (learned confidences) |",
-              "held-out accuracy"):
+              "held-out accuracy", "PSNR (dB) of the outputs"):
         assert s in md
 
 

@@ -27,6 +27,10 @@ ceiling or a baseline and a floor: the same architecture and config, untrained (
      the real held-out images at p of all identities (is the nearest real picture at that pose the right person?).
      "input copied" (the frontal input itself as the output) is the no-rotation baseline; at p = 0 it is exactly
      1. The mean is over the 8 non-frontal yaws.
+   - *PSNR to the truth*: the procedural heads render every identity at every yaw, so each output at target yaw p
+     is also compared with the real held-out render of the same identity at p (PSNR on [0, 1], mean over the
+     identities; the renders have their own light and background jitter, so even a perfect rotation is not
+     infinite). "input copied" is the no-rotation baseline; mean over the 8 non-frontal yaws.
 3. **Multi-image** (``drgan_multi`` only; the table is absent for the single-image model): rank-1 against the
    frontal gallery (single-image features) of the fused feature ``model.fuse`` of the 3 images at ``MULTI_YAWS``
    (-60, -45, -30 degrees: the hardest side under the default light) of each identity, against the mean of the
@@ -246,12 +250,13 @@ def evaluate(model: Any, *, identities: int = 100, seed: int = 0, classifier_ide
     output_rows: dict[str, dict[str, Any]] = {
         "held-out real images (ceiling)": {"pose_by_yaw": clf_report["heldout_by_yaw"],
                                            "pose_accuracy": clf_report["heldout_accuracy"],
-                                           "identity_by_yaw": None, "identity_mean": None}}
+                                           "identity_by_yaw": None, "identity_mean": None,
+                                           "psnr_by_yaw": None, "psnr_mean": None}}
     sources: list[tuple[str, Any]] = [("model", model), ("untrained (random init, floor)", untrained),
                                       ("input copied (no rotation)", None)]
     for name, src in sources:
         t0 = time.perf_counter()
-        pose_acc, ident = {}, {}
+        pose_acc, ident, psnr = {}, {}, {}
         f = None if src is None else _batched(src.encode, frontal, device)
         for p, y in enumerate(YAWS):
             if src is None:
@@ -263,9 +268,12 @@ def evaluate(model: Any, *, identities: int = 100, seed: int = 0, classifier_ide
                                                   z[i:i + 64].to(device)).float().cpu() for i in range(0, n, 64)])
             pose_acc[y] = float((classify_poses(clf, out) == p).mean())
             ident[y] = _rank1(pixel_features(out), real_pix[p])
+            mse = ((out.float() - by_pose[:, p].float()) / 2).square().flatten(1).mean(1).clamp_min(1e-10)
+            psnr[y] = float((-10 * torch.log10(mse)).mean())
         output_rows[name] = {"pose_by_yaw": _by_yaw(pose_acc), "pose_accuracy": _mean(pose_acc.values()),
                              "identity_by_yaw": _by_yaw(ident),
                              "identity_mean": _mean(v for y, v in ident.items() if y != 0),
+                             "psnr_by_yaw": _by_yaw(psnr), "psnr_mean": _mean(v for y, v in psnr.items() if y != 0),
                              "wall_s": round(time.perf_counter() - t0, 1)}
         logger.info("outputs %s: pose accuracy %.3f, identity rank-1 %.3f", name,
                     output_rows[name]["pose_accuracy"], output_rows[name]["identity_mean"])
@@ -336,6 +344,14 @@ def markdown(report: dict[str, Any]) -> str:
             continue
         lines.append(f"| {name} | " + " | ".join(_fmt(r["identity_by_yaw"][y]) for y in yaws)
                      + f" | {_fmt(r['identity_mean'])} |")
+    lines += ["", "PSNR (dB) of the outputs to the real render of the same identity at the target yaw (mean over the "
+                  "non-frontal yaws):", "",
+              "| source | " + " | ".join(yaws) + " | mean |", "|---|" + "---:|" * (len(yaws) + 1)]
+    for name, r in report["outputs"].items():
+        if r.get("psnr_by_yaw") is None:
+            continue
+        lines.append(f"| {name} | " + " | ".join(f"{r['psnr_by_yaw'][y]:.2f}" for y in yaws)
+                     + f" | {r['psnr_mean']:.2f} |")
     m = report.get("multi_image_rank1")
     if m:
         lines += ["", f"Multi-image rank-1: {m['images_per_identity']} images per identity at yaws "
