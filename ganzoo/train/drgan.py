@@ -25,8 +25,10 @@ paper has no such term (Multi-PIE gives no pixel-aligned target), but the proced
 at every yaw, so the supervision exists. Measured with the paper's objective alone (Nd 50, quarter width, batch
 32): by step 1500 D's "fake" accuracy was 1.0, G's images never passed as any identity (gen_id_acc 0) and the
 +45/+60 columns of the sample grid were stripe textures that D's pose head read as those poses (gen_pose_acc
-0.84), an adversarial pattern, not a face. ``--init RUN`` starts G and D from another run's weights (same
-config).
+0.84), an adversarial pattern, not a face. With ``--pixel-weight 10`` (L1 ~0.2, so ~2 against G's ~7 of
+cross-entropy) the grid at step 250 had the inputs' hair and skin at every pose, but by step 500 diagonal stripe
+textures had come back over most faces; at 100 the L1 term leads and the step-250 grid was clean (blurred) faces
+whose hair moves with the target pose. ``--init RUN`` starts G and D from another run's weights (same config).
 
 **Multi-image DR-GAN** (``--model drgan_multi``, paper Sec. 3.3): each of the ``--batch-size`` people of a step
 brings ``--num-images`` N distinct images of one identity. G encodes all of them (features f_i and confidences
