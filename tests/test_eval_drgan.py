@@ -131,8 +131,26 @@ def test_cli_option_errors(argv, msg, capsys):
 
 def test_cli_model_without_weights(capsys):
     with pytest.raises(SystemExit) as e:
-        eval_drgan.main(["--model", "drgan.heads"])
-    assert e.value.code == 2 and "no weights are published for drgan.heads" in capsys.readouterr().err
+        eval_drgan.main(["--model", "drgan_multi.heads"])
+    assert e.value.code == 2 and "no weights are published for drgan_multi.heads" in capsys.readouterr().err
+
+
+def test_sweep_picture_rows_are_outputs_then_truth():
+    torch.manual_seed(0)
+    model = ganzoo.create("drgan.heads", widths=(4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 16)).eval()
+    pic = eval_drgan.sweep_picture(model, identities=2, seed=3)
+    assert pic.shape == (4 * 96 + 3 * 2, 9 * 96 + 8 * 2, 3) and pic.dtype == np.uint8
+    truth = HeadDataset.heldout(2).arrays(dtype=np.uint8).image.reshape(2, 9, 3, 96, 96)
+    tile = lambda r, c: pic[r * 98:r * 98 + 96, c * 98:c * 98 + 96]  # noqa: E731
+    for i in range(2):
+        for p in range(9):
+            np.testing.assert_array_equal(tile(2 * i + 1, p), truth[i, p].transpose(1, 2, 0))
+    z = torch.rand(2, model.config.nz, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    x = torch.from_numpy(truth[:, 4]).float() / 127.5 - 1
+    with torch.no_grad():
+        out = model.generate(model.encode(x), torch.full((2,), 8, dtype=torch.int64), z)
+    want = ((out.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_array_equal(tile(2, 8), want[1])
 
 
 def test_cli_refuses_a_non_drgan(tmp_path, capsys):

@@ -40,7 +40,9 @@ ceiling or a baseline and a floor: the same architecture and config, untrained (
 Options: ``--model`` (a name, name.tag or run folder :func:`ganzoo.load` accepts), ``--identities`` (1..100),
 ``--seed`` (z and the untrained model), ``--classifier-identities``, ``--classifier-epochs``, ``--threads``,
 ``--device``, ``--json`` (the full report, with per-yaw numbers, the machine, versions, date and wall times),
-``--markdown`` (the tables, for a model card; also written to stdout).
+``--markdown`` (the tables, for a model card; also written to stdout), ``--sweep PATH`` (a PNG: for the first
+``--sweep-identities`` held-out identities, a row of the model's outputs at the 9 yaws from the frontal render,
+then a row of the true renders; the frontal input is the truth row's middle tile).
 """
 from __future__ import annotations
 
@@ -313,6 +315,25 @@ def evaluate(model: Any, *, identities: int = 100, seed: int = 0, classifier_ide
             "machine": {**machine_info(device), "device": device}, "versions": versions()}
 
 
+def sweep_picture(model: Any, identities: int = 4, seed: int = 0, device: str = "cpu") -> np.ndarray:
+    """uint8 (2 * identities rows of 96 px, 9 columns, 2 px white gaps, RGB): per held-out identity, the model's
+    outputs at the 9 yaws from its frontal render (z from ``seed``), then the true renders at those yaws."""
+    from ganzoo.data.heads import FRONTAL_POSE, YAWS, HeadDataset
+    from ganzoo.pipelines.rotation import tile_poses
+
+    held = HeadDataset.heldout(identities).arrays()
+    imgs = torch.from_numpy(held.image).view(identities, len(YAWS), *held.image.shape[1:])
+    z = torch.rand(identities, model.config.nz, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    model = model.eval().to(device)
+    with torch.no_grad():
+        f = model.encode(imgs[:, FRONTAL_POSE].to(device))
+        out = torch.stack([model.generate(f, torch.full((identities,), p, dtype=torch.int64, device=device),
+                                          z.to(device)).float().cpu() for p in range(len(YAWS))], 1)
+    rows = torch.stack([out, imgs.float()], 1).flatten(0, 1)  # (2 * identities, 9, C, H, W)
+    u8 = ((rows.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()
+    return tile_poses(np.ascontiguousarray(u8))
+
+
 def _fmt(v: Any) -> str:
     return "-" if v is None else f"{v:.3f}"
 
@@ -379,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", default="eval_drgan.json")
     ap.add_argument("--markdown", default=None)
+    ap.add_argument("--sweep", default=None, help="also write a PNG of outputs vs truth at every yaw")
+    ap.add_argument("--sweep-identities", type=int, default=4)
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     from ganzoo.data.heads import HEADS_HELDOUT_SIZE
@@ -391,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--classifier-epochs must be >= 1, got {a.classifier_epochs}")
     if a.threads < 0:
         ap.error(f"--threads must be >= 0, got {a.threads}")
+    if not 1 <= a.sweep_identities <= HEADS_HELDOUT_SIZE:
+        ap.error(f"--sweep-identities must be in [1, {HEADS_HELDOUT_SIZE}], got {a.sweep_identities}")
     try:
         dev = torch.device(a.device)
     except RuntimeError as e:
@@ -416,6 +441,14 @@ def main(argv: list[str] | None = None) -> int:
                       classifier_epochs=a.classifier_epochs, device=a.device,
                       command=" ".join(["python", "tools/eval_drgan.py", *(sys.argv[1:] if argv is None else argv)]))
     atomic_write(Path(a.json), json.dumps(report, indent=2).encode())
+    if a.sweep:
+        import io
+
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(sweep_picture(model, a.sweep_identities, a.seed, a.device)).save(buf, format="PNG")
+        atomic_write(Path(a.sweep), buf.getvalue())
     md = markdown(report)
     if a.markdown:
         atomic_write(Path(a.markdown), md.encode())
