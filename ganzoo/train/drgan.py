@@ -28,7 +28,8 @@ at every yaw, so the supervision exists. Measured with the paper's objective alo
 0.84), an adversarial pattern, not a face. With ``--pixel-weight 10`` (L1 ~0.2, so ~2 against G's ~7 of
 cross-entropy) the grid at step 250 had the inputs' hair and skin at every pose, but by step 500 diagonal stripe
 textures had come back over most faces; at 100 the L1 term leads and the step-250 grid was clean (blurred) faces
-whose hair moves with the target pose. ``--init RUN`` starts G and D from another run's weights (same config).
+whose hair moves with the target pose. ``--init RUN`` starts G and D from another run's weights (same config; a single-image run may start a
+``drgan_multi`` one, whose conv53 confidence channel then starts from its fresh init).
 
 **Multi-image DR-GAN** (``--model drgan_multi``, paper Sec. 3.3): each of the ``--batch-size`` people of a step
 brings ``--num-images`` N distinct images of one identity. G encodes all of them (features f_i and confidences
@@ -169,6 +170,26 @@ def shift_images(images: torch.Tensor, offsets: torch.Tensor, shift: int) -> tor
     return out
 
 
+def _init_from(model: GANModel, source: dict[str, torch.Tensor]) -> int:
+    """Copy ``source`` into ``model``: tensors of equal shape whole; a tensor one row longer in ``model`` (the
+    multi-image encoder's extra confidence output of conv53, its conv weight and BN entries) gets the source rows
+    and keeps its own last row. Returns how many tensors were widened."""
+    state, widened = model.state_dict(), 0
+    if set(state) != set(source):
+        raise ValueError(f"--init: parameter names differ: {sorted(set(state) ^ set(source))[:6]}")
+    with torch.no_grad():
+        for k, v in state.items():
+            w = source[k]
+            if v.shape == w.shape:
+                v.copy_(w)
+            elif v.dim() >= 1 and v.shape[0] == w.shape[0] + 1 and v.shape[1:] == w.shape[1:]:
+                v[: w.shape[0]].copy_(w)
+                widened += 1
+            else:
+                raise ValueError(f"--init: {k} has shape {tuple(w.shape)}, this run needs {tuple(v.shape)}")
+    return widened
+
+
 class DRGANTrainer(GANTrainer):
     """One step: D on the real and the generated images (identity + pose + fake class), then G on D's verdict."""
 
@@ -193,11 +214,17 @@ class DRGANTrainer(GANTrainer):
             from .. import load
 
             source = load(r.init)
-            if source.config.to_dict() != model.config.to_dict():
-                raise ValueError(f"--init {r.init}: its config differs from this run's: "
-                                 f"{source.config.to_dict()} vs {model.config.to_dict()}")
-            model.load_state_dict(source.state_dict())
-            logger.info("initialised G and D from %s", r.init)
+            mine, theirs = model.config.to_dict(), source.config.to_dict()
+            # A single-image run may start a multi-image one (the multi model only adds conv53's confidence
+            # channel); nothing else in the config may differ.
+            upgrade = self.multi and not theirs.get("multi_image")
+            skip = {"multi_image", "num_images"} if upgrade else set()
+            if {k: v for k, v in theirs.items() if k not in skip} != {k: v for k, v in mine.items() if k not in skip}:
+                raise ValueError(f"--init {r.init}: its config differs from this run's: {theirs} vs {mine}")
+            copied = _init_from(model, source.state_dict())
+            logger.info("initialised G and D from %s%s", r.init,
+                        f" ({copied} tensors widened by conv53's confidence channel, left at its fresh init)"
+                        if copied else "")
         return model
 
     def make_optimizers(self, model: GANModel) -> dict[str, torch.optim.Optimizer]:
