@@ -131,8 +131,8 @@ def test_cli_option_errors(argv, msg, capsys):
 
 def test_cli_model_without_weights(capsys):
     with pytest.raises(SystemExit) as e:
-        eval_drgan.main(["--model", "drgan_multi.heads"])
-    assert e.value.code == 2 and "no weights are published for drgan_multi.heads" in capsys.readouterr().err
+        eval_drgan.main(["--model", "drgan_multi.multipie"])
+    assert e.value.code == 2 and "no weights are published for drgan_multi.multipie" in capsys.readouterr().err
 
 
 def test_sweep_picture_rows_are_outputs_then_truth():

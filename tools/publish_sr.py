@@ -9,7 +9,9 @@ whose LICENSE ships beside them), the data, the recipe's exact command, steps an
 through tools/publish_weights.py), the held-out metrics against bicubic (``--metrics``: the JSON of
 tools/eval_sr.py, measured on the run folder or the published tag: the weights are stored in float32, so both are
 the same tensors) and a comparison picture (bicubic | model | HR on two held-out crops). For an SRResNet only the
-generator ships (the recipe never trains its discriminator); an SRGAN run ships both networks. Prints the revision
+generator ships (the recipe never trains its discriminator); for an SRGAN too, since its discriminator (23.6 M
+parameters, 94 MB in float32: its dense layer reads a 6x6x512 map) would take most of the embedded hub's 80 MB
+budget; it stays in the run folder, which `ganzoo.load("RUN")` loads with both networks. Prints the revision
 and sha256 to pin in ganzoo/models/srgan.py.
 
     python tools/publish_sr.py runs/srgan-x2 srgan_x2.pool ganzoo/srgan-x2-pool --metrics srgan-x2.json
@@ -48,7 +50,10 @@ def card_notes(tag: str, scale: int, metrics: dict, recipe: dict | None = None) 
         "exactly by `tools/convert_krasserm.py`. Every generator tensor whose name and shape match was copied "
         "(head, 16 residual blocks, trunk tail, the first sub-pixel block, the 9x9 output conv)"
         + ("; the third sub-pixel block started as a copy of x4's second." if scale == 8 else ".")])
-    disc = ("- **Discriminator**: trained with the generator and published with it (both networks load)." if gan else
+    disc = ("- **Discriminator**: trained with the generator but not embedded: its 23.6 M parameters (94 MB in "
+            "float32) would take most of the embedded hub's 80 MB budget. Loading this repo leaves the "
+            "discriminator at its random initialisation (`model.pretrained_parts == (\"generator\",)`); the run "
+            "folder the command above writes has both networks (`ganzoo.load(\"runs/...\")`)." if gan else
             "- **Discriminator**: none; the recipe trains the generator alone (SRResNet). Loading this repo leaves the "
             "discriminator at its random initialisation (`model.pretrained_parts == (\"generator\",)`).")
     limits = (" An SRGAN trades PSNR for texture: expect lower PSNR than the SRResNet it started from, and look at "
@@ -67,7 +72,7 @@ def card_notes(tag: str, scale: int, metrics: dict, recipe: dict | None = None) 
         "`bn` says (`frozen`: eval mode throughout, with the x4 model's statistics).",
         "- **License**: Apache License 2.0 (the starting weights' license; its text is `LICENSE` in this folder). "
         "The weights are a derivative work of krasserm's, fine-tuned by ganzoo.",
-        "- **Reproduce**: the recipe command under *Training* below, then "
+        "- **Reproduce**: the recipe command under *How these weights were made* above, then "
         f"`python tools/eval_sr.py --models {tag} --dtype float32,bfloat16,float16 --json sr-x{scale}.json` for "
         "the metrics.",
         disc,
@@ -122,7 +127,7 @@ def main() -> None:
         comparison_picture({args.name: model.generator}, t / "comparison.png", scale=scale)
         cmd = [sys.executable, str(ROOT / "tools" / "publish_weights.py"), args.run_dir, args.name, args.repo_id,
                "--recipe", "ganzoo.train.sr", "--parts",
-               "generator,discriminator" if args.name.startswith("srgan") else "generator",
+               "generator",
                "--samples", str(t / "comparison.png"),
                "--notes", str(t / "notes.md"), "--file", str(LICENSE)]
         kept = tag_metrics(metrics, args.name)

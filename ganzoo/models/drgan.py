@@ -467,12 +467,16 @@ default_cfgs = {
                     "classifier); outputs are blurred (glasses and eye detail mostly lost). fp32 only.",
     ),
     "drgan_multi.heads": _cfg(
-        hub_id=None, config={"num_identities": 50, "num_poses": 9, "widths": HEADS_WIDTHS},
-        dataset=HEADS_DATASET,
+        hub_id="ganzoo/drgan-multi-heads", revision="9b72ef38b3e5ca6920189f258e2177c804f20ddf",
+        sha256="0b48eb27c86032095b0fc49d3c514ecf6734a6a0511c3d48183e336c51721a1a",
+        config={"num_identities": 50, "num_poses": 9, "widths": HEADS_WIDTHS},
+        dataset=HEADS_DATASET, license="apache-2.0", half_precision=False,  # fp16 not validated
         description="multi-image DR-GAN (learned confidences, fused identity feature) at a quarter of the paper's "
                     "widths for ganzoo's procedural heads: Nd = 50 training identities, Np = 9 yaws, N = 3 images "
-                    "per person (one core: 1.9 s/step at 8 people, 24 real and 32 generated images). No weights "
-                    "published yet (recipe: ganzoo/train/drgan.py --model drgan_multi).",
+                    "per person. Trained by ganzoo from drgan.heads (600 more steps at 8 people x 3 images on one "
+                    "CPU core, 1.2-1.8 s/step). Held out: f(x) rank-1 across pose 0.944 vs raw pixels 0.654; "
+                    "rotated outputs at the target pose 0.999; 3 images at -60/-45/-30 fused: rank-1 0.980 vs 0.950 "
+                    "for single images (the learned confidences hardly vary, so fusion equals the mean). fp32 only.",
     ),
 }
 
