@@ -24,6 +24,11 @@ _PLUGINS = {
     "inpaint": ("ganzoo.pipelines.inpainting_cli", "fill holes in images with an inpainting model"),
     "rotate": ("ganzoo.pipelines.rotation_cli", "turn faces to another pose with DR-GAN (frontalise, pose sweep, "
                                               "fusion of several images)"),
+    "interpolate": ("ganzoo.latent.interpolate_cli", "interpolate between latent codes (slerp / linear) or walk "
+                                                     "through them: a picture strip or an animation"),
+    "invert": ("ganzoo.latent.invert_cli", "find the latent codes of images (GAN inversion) and show the "
+                                           "reconstructions"),
+    "edit": ("ganzoo.latent.edit_cli", "edit images along latent attribute vectors"),
 }
 
 
