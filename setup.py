@@ -48,7 +48,8 @@ setup(
     extras_require={
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1", "onnxslim>=0.1"],
         "tensorrt": ["tensorrt>=10", "cuda-python>=12"],
-        "triton": ["triton>=3.1,<3.10"],
+        # torch 2.13's CUDA wheels pin triton==3.7.1; the kernels are tested with 3.7.x (TRITON_INTERPRET=1 on CPU)
+        "triton": ["triton>=3.7.1,<3.8"],
         "train": ["mlxtend>=0.23", "scikit-learn>=1.3", "scikit-image>=0.21", "matplotlib>=3.7", "av>=12",
                   "scikit-video>=1.1"],
         "bench": ["matplotlib>=3.7", "onnxruntime>=1.18"],
@@ -59,7 +60,9 @@ setup(
         "test": ["pytest>=7", "pytest-timeout>=2", "pytest-xdist>=3", "mlxtend>=0.23", "scikit-learn>=1.3",
                  "onnx>=1.16", "onnxslim>=0.1",
                  "onnxruntime>=1.18", "onnxscript>=0.1", "matplotlib>=3.7", "tritonclient[http]>=2.40", "h5py>=3.8",
-                 "scikit-image>=0.21", "opencv-python-headless>=4.8", "av>=12", "scikit-video>=1.1", "trimesh>=4"],
+                 "scikit-image>=0.21", "opencv-python-headless>=4.8", "av>=12", "scikit-video>=1.1", "trimesh>=4",
+                 # tests/test_kernels.py runs the kernels in Triton's interpreter (triton ships Linux wheels only)
+                 "triton>=3.7.1,<3.8; platform_system == 'Linux'"],
     },
     entry_points={"console_scripts": ["ganzoo=ganzoo.cli:main"]},
     classifiers=[

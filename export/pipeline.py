@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -612,17 +613,25 @@ def _fix_io_dims(proto: Any, plan: ExportPlan, axes: dict[str, dict[int, str]],
 def trace(plan: ExportPlan, prep: Prepared) -> tuple[Any, dict[str, dict[int, str]]]:
     """Stage 2: ``torch.onnx.export(..., dynamo=True)`` of the prepared module at ``plan.opset`` (onnx's version
     converter where torch's own down-conversion gives up), local functions inlined, the requested dynamic axes
-    checked and renamed to the spec's symbols. Returns (onnx.ModelProto, dynamic axes by tensor name)."""
+    checked and renamed to the spec's symbols. A model optimised by ``ganzoo.optimize`` exports its fused
+    ``torch.ops.ganzoo.*`` ops as their standard-op decompositions (:mod:`ganzoo.kernels.onnx`).
+    Returns (onnx.ModelProto, dynamic axes by tensor name)."""
     import onnx
 
     label = plan.label + (" discriminator" if plan.discriminator else "")
     dyn = (tuple(prep.dynamic_shapes),) if any(s is not None for s in prep.dynamic_shapes) else None  # *xs: one slot
+    extra: dict[str, Any] = {}
+    if "ganzoo.kernels" in sys.modules:  # a ganzoo.optimize'd model: its fused ops export as standard-op graphs
+        from ganzoo.kernels.onnx import needs_translation, translation_table
+
+        if needs_translation(prep.module):
+            extra["custom_translation_table"] = translation_table()
     try:
         with torch.no_grad(), quiet_exporter():
             program = torch.onnx.export(
                 prep.module, prep.inputs, None, input_names=list(prep.input_names),
                 output_names=list(prep.output_names), opset_version=plan.opset, dynamo=True, dynamic_shapes=dyn,
-                optimize=True, external_data=False, verbose=False, report=False)
+                optimize=True, external_data=False, verbose=False, report=False, **extra)
     except Exception as e:  # the exporter raises many types; say which model and what
         raise ExportError(f"torch.onnx.export failed for {label} (opset {plan.opset}, dtype {plan.dtype}, dynamic "
                           f"batch {plan.dynamic_batch}, dynamic spatial {plan.dynamic_spatial}): "

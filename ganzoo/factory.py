@@ -252,6 +252,7 @@ def load(
     family: str | None = None,
     layout: str | None = None,
     config: Mapping[str, Any] | None = None,
+    backend: str | None = None,
 ) -> GANModel:
     """A model with weights, in eval mode.
 
@@ -269,7 +270,21 @@ def load(
     layout, hyper-parameters and I/O convention. ``family`` / ``layout`` restrict that detection and ``config``
     overrides the detected config; a tagged name with ``pretrained=FILE`` detects within the name's family, and a
     third-party file's hyper-parameters and convention override the tag's.
+
+    ``backend``: ``"triton"`` or ``"reference"`` returns the model with its generator's blocks fused
+    (:func:`ganzoo.optimize` with that backend, in the loaded dtype; the report is at ``model.fusion_report``);
+    None (default) returns the plain model.
     """
+    if backend is not None:
+        from .kernels.fuse import check_backend
+
+        check_backend(backend)  # before any download
+        from .kernels import optimize
+
+        model = load(name, pretrained, revision, device, dtype, local_files_only, source=source,
+                     cache_dir=cache_dir, verify=verify, allow_pickle=allow_pickle, family=family, layout=layout,
+                     config=config)
+        return optimize(model, backend=backend, inplace=True)
     kind, name = _parse_source(name)
     revision = _check_revision(revision)
     if kind != "name":

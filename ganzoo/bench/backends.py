@@ -240,12 +240,13 @@ class CompileBackend(EagerBackend):
 
 
 # --------------------------------------------------------------------------------------------------- triton
-#: the hook the fused-kernel path is expected to provide: ``ganzoo.kernels.optimize(module, dtype=...) -> nn.Module``
+#: the fused-kernel hook: ``ganzoo.kernels.optimize(module, backend="triton", dtype=...) -> nn.Module``
 TRITON_HOOK = "optimize"
 
 
 class TritonBackend(EagerBackend):
-    """The ganzoo.kernels fused Triton path (``ganzoo.kernels.optimize``), CUDA only."""
+    """The ganzoo.kernels fused Triton path (``ganzoo.optimize(..., backend="triton")``): CUDA, or the CPU with
+    ``TRITON_INTERPRET=1`` (Triton's interpreter: correct but very slow, never a timing to report)."""
 
     description = "ganzoo.kernels fused Triton kernels"
     reference = False
@@ -254,22 +255,32 @@ class TritonBackend(EagerBackend):
     @classmethod
     def available(cls, device: str) -> tuple[bool, str]:
         reasons = []
+        if not _has_module("triton"):
+            reasons.append("triton is not installed (pip install 'ganzoo[triton]')")
         try:
             kernels = importlib.import_module("ganzoo.kernels")
             if not callable(getattr(kernels, TRITON_HOOK, None)):
-                reasons.append(f"ganzoo.kernels has no fused path yet (ganzoo.kernels.{TRITON_HOOK} is not defined)")
+                reasons.append(f"ganzoo.kernels has no fused path (ganzoo.kernels.{TRITON_HOOK} is not defined)")
         except ImportError as e:
             reasons.append(f"ganzoo.kernels cannot be imported ({e})")
-        if torch.device(device).type != "cuda":
+        dev = torch.device(device).type
+        if dev == "cpu":
+            if os.environ.get("TRITON_INTERPRET", "0").strip().lower() not in ("1", "true", "on", "yes"):
+                reasons.append(f"the fused Triton path needs a CUDA device (device is {device}), or TRITON_INTERPRET=1 "
+                               "to run its kernels on the CPU through Triton's interpreter")
+        elif dev != "cuda":
             reasons.append(f"the fused Triton path needs a CUDA device (device is {device})")
-        if not _has_module("triton"):
-            reasons.append("triton is not installed (pip install 'ganzoo[triton]')")
         return (not reasons), "; ".join(reasons)
 
     def _convert(self, module: nn.Module) -> nn.Module:
         kernels = importlib.import_module("ganzoo.kernels")
         dtype = next(module.parameters()).dtype
-        return getattr(kernels, TRITON_HOOK)(module, dtype=dtype)
+        out, report = getattr(kernels, TRITON_HOOK)(module, backend="triton", dtype=dtype, inplace=True,
+                                                    return_report=True)
+        self.info["fused"] = len(report.fused)
+        self.info["fallbacks"] = len(report.fallbacks)
+        self.info["fused_ops"] = report.ops()
+        return out
 
 
 # --------------------------------------------------------------------------------------------------- onnx
