@@ -73,7 +73,7 @@ class DemoContext:
 
     out_dir: Path
     seed: int
-    model: Any = None  # the tour's model (dcgan.mnist by default)
+    model: Any = None  # the tour's model (dcgan.digiface, the default tag of dcgan, by default)
     samples_png: Path | None = None
     saved_dir: Path | None = None
     round_trip_identical: bool | None = None

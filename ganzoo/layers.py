@@ -109,9 +109,18 @@ class SubPixelUpsample(nn.Sequential):
         )
 
 
+def is_meta(module: nn.Module) -> bool:
+    """True for a model built on the meta device (parameter counting): initialising it would do nothing but cost
+    time (``normal_`` on meta tensors goes through torch's Python references, which import torch._dynamo and with
+    it triton when installed)."""
+    return any(p.is_meta for p in module.parameters())
+
+
 @torch.no_grad()
 def dcgan_init_(module: nn.Module, std: float = 0.02) -> None:
     """The DCGAN initialisation: conv/linear weights N(0, std), norm weights N(1, std), biases 0."""
+    if is_meta(module):
+        return
     for m in module.modules():
         if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
                           nn.ConvTranspose3d, nn.Linear)):

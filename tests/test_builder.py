@@ -73,7 +73,7 @@ def test_every_way_in_goes_through_the_builder(monkeypatch, tmp_path):
     monkeypatch.setattr(factory, "build_model", counting)
     ganzoo.create("dcgan_32")
     assert calls == ["dcgan_32"]
-    m = ganzoo.load("dcgan")
+    m = ganzoo.load("dcgan.mnist")  # a tag that publishes both networks
     assert calls[1:] == ["dcgan"] and m.pretrained_parts == ("generator", "discriminator")
     folder = ganzoo.save_pretrained(m, tmp_path / "saved")
     again = ganzoo.from_pretrained(folder)

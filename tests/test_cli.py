@@ -18,7 +18,7 @@ def test_list_shows_every_model_and_tag(capsys):
     out = capsys.readouterr().out
     for name in ganzoo.list_models():
         assert name in out
-    assert "dcgan.mnist (default)" in out
+    assert "dcgan.digiface (default)" in out and "dcgan.mnist" in out
 
 
 def test_list_json_has_metadata(capsys):
@@ -33,6 +33,9 @@ def test_list_json_has_metadata(capsys):
 def test_info(capsys):
     assert main(["info", "dcgan"]) == 0
     out = capsys.readouterr().out
+    assert "dcgan.digiface" in out and "generator 3,576,704" in out and "discriminator 2,765,568" in out
+    assert main(["info", "dcgan.mnist"]) == 0
+    out = capsys.readouterr().out
     assert "dcgan.mnist" in out and "generator 3,574,656" in out and "discriminator 2,763,520" in out
 
 
@@ -40,8 +43,8 @@ def test_sample_writes_a_grid(tmp_path, capsys):
     out = tmp_path / "grid.png"
     assert main(["sample", "dcgan", "-n", "16", "-o", str(out)]) == 0
     img = Image.open(out)
-    # 4x4 tiles of 64 px with 2 px padding
-    assert img.size == (4 * 66 + 2, 4 * 66 + 2) and img.mode == "L"
+    # 4x4 tiles of 64 px with 2 px padding; dcgan.digiface is RGB
+    assert img.size == (4 * 66 + 2, 4 * 66 + 2) and img.mode == "RGB"
 
 
 def test_errors_are_reported_not_raised(capsys):
@@ -72,9 +75,9 @@ def test_torch_hub_load_from_the_repo(monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     m = torch.hub.load(str(REPO_ROOT), "dcgan", source="local")
-    assert m.pretrained_cfg.name == "dcgan.mnist"
+    assert m.pretrained_cfg.name == "dcgan.digiface"
     with torch.no_grad():
-        assert m.sample(2).shape == (2, 1, 64, 64)
+        assert m.sample(2).shape == (2, 3, 64, 64)
 
 
 def test_train_passes_its_options_to_the_recipe(tmp_path):

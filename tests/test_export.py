@@ -165,9 +165,9 @@ def test_metadata_and_tensorrt_operators(name, out_dir):
 
 def test_export_by_name_with_published_weights(tmp_path):
     """A name whose tag has weights loads them (pretrained=None), so the graph holds the published weights."""
-    assert _cfg("dcgan").has_weights, "dcgan.mnist lost its published weights: this test needs a tag with them"
+    assert _cfg("dcgan").has_weights, "dcgan's default tag lost its published weights: this test needs a tag with them"
     res = to_onnx("dcgan", tmp_path / "d.onnx", batch=1, validation_batches=(2,))
-    model = ganzoo.load("dcgan.mnist")
+    model = ganzoo.load("dcgan")  # the default tag, dcgan.digiface
     w = model.generator.main[-2].weight.detach().numpy()  # the last conv: no BatchNorm folded into it
     inits = [onnx.numpy_helper.to_array(i) for i in onnx.load(str(res.path)).graph.initializer]
     assert any(a.shape == w.shape and np.allclose(a, w) for a in inits)

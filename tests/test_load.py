@@ -26,15 +26,21 @@ Z = torch.randn(3, 100, generator=torch.Generator().manual_seed(0))
 
 def test_load_default_works_offline_from_the_embedded_hub(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    m = ganzoo.load("dcgan")
+    m = ganzoo.load("dcgan")  # the default tag: the first with weights, dcgan.digiface (RGB faces)
     assert not m.training
     cfg = m.pretrained_cfg
-    assert cfg.name == "dcgan.mnist" and cfg.has_weights and len(cfg.sha256) == 64
+    assert cfg.name == "dcgan.digiface" and cfg.has_weights and len(cfg.sha256) == 64
     with torch.no_grad():
         x = m.sample(8, generator=torch.Generator().manual_seed(0))
-    assert x.shape == (8, 1, 64, 64)
+    assert x.shape == (8, 3, 64, 64)
     assert x.min() >= -1 and x.max() <= 1
-    # trained weights, not the N(0, 0.02) init: samples have the dark background of MNIST digits
+    # trained weights, not the N(0, 0.02) init (whose outputs stay within 0.03 of 0)
+    assert x.std() > 0.3
+    mnist = ganzoo.load("dcgan.mnist")
+    with torch.no_grad():
+        x = mnist.sample(8, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (8, 1, 64, 64)
+    # samples have the dark background of MNIST digits
     assert x.mean() < -0.5
     assert x.std() > 0.3
 
@@ -183,7 +189,8 @@ def test_unknown_model_suggests_close_names():
 
 
 def test_unknown_tag_lists_the_tags():
-    with pytest.raises(UnknownTagError, match=r"model 'dcgan' has no tag 'imagenet'; its tags are: dcgan\.mnist"):
+    with pytest.raises(UnknownTagError,
+                       match=r"model 'dcgan' has no tag 'imagenet'; its tags are: dcgan\.digiface, dcgan\.mnist"):
         ganzoo.load("dcgan.imagenet")
 
 
@@ -196,7 +203,8 @@ def test_tag_without_weights_says_so():
 
 def test_load_pretrained_false_is_random_init():
     m = ganzoo.load("dcgan", pretrained=False)
-    assert m.pretrained_cfg.name == "dcgan.mnist" and m.config.nc == 1 and not m.training
+    assert m.pretrained_cfg.name == "dcgan.digiface" and m.config.nc == 3 and not m.training
+    assert m.pretrained_parts == ()
 
 
 def test_list_models_and_info():
@@ -204,7 +212,8 @@ def test_list_models_and_info():
     assert "dcgan.mnist" in ganzoo.list_models(pretrained=True)
     assert all("." in n for n in ganzoo.list_models(pretrained=True))
     info = ganzoo.model_info("dcgan")
-    assert info.tag == "mnist" and info.config["nc"] == 1 and info.family == "dcgan"
+    assert info.tag == "digiface" and info.config["nc"] == 3 and info.family == "dcgan"
+    assert ganzoo.model_info("dcgan.mnist").config["nc"] == 1
     assert ganzoo.model_info("dcgan_32.mnist").config["image_size"] == 32
 
 
@@ -219,14 +228,16 @@ def test_create_defaults_are_the_paper_layout():
     m = build_model("dcgan", None)  # the architecture without a tag: the paper's numbers
     assert (m.config.nz, m.config.ngf, m.config.ndf, m.config.nc, m.config.image_size) == (100, 64, 64, 3, 64)
     assert m.num_parameters()["generator"] == 3_576_704 and m.pretrained_cfg is None
-    # a bare name is its default tag, as in ganzoo.load: dcgan.mnist, the paper layout with one channel
+    # a bare name is its default tag, as in ganzoo.load: dcgan.digiface, the paper layout (three channels)
     d = ganzoo.create("dcgan")
-    assert d.pretrained_cfg.name == "dcgan.mnist" and d.config.nc == 1 and d.config.ngf == 64
+    assert d.pretrained_cfg.name == "dcgan.digiface" and d.config.nc == 3 and d.config.ngf == 64
+    assert ganzoo.create("dcgan.mnist").config.nc == 1
 
 
 def test_import_ganzoo_is_light():
     heavy = ["triton", "onnx", "onnxruntime", "tensorrt", "huggingface_hub", "safetensors", "matplotlib"]
-    code = ("import sys, ganzoo; ganzoo.list_models(); ganzoo.create('dcgan'); "
+    code = ("import sys, ganzoo; ganzoo.list_models(); "
+            "[ganzoo.create(n) for n in ('dcgan', 'srgan', 'tgan', 'drgan', 'gan3d_32', 'pggan_inpaint')]; "
             f"print([m for m in {heavy!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

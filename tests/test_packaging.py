@@ -32,6 +32,9 @@ def test_wheel_contains_the_embedded_hub_and_mapped_packages(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for f in ["ganzoo/hub/repos/index.json", "ganzoo/hub/repos/ganzoo/dcgan-mnist/model.safetensors",
               "ganzoo/hub/repos/ganzoo/dcgan-mnist/config.json", "ganzoo/hub/repos/ganzoo/dcgan-mnist/README.md",
+              # a converted repo ships its source's license and the reference outputs its test checks
+              "ganzoo/hub/repos/ganzoo/dcgan-digiface/LICENSE",
+              "ganzoo/hub/repos/ganzoo/dcgan-digiface/reference.safetensors",
               "ganzoo/hub/__init__.py", "ganzoo/hub/converters/__init__.py", "ganzoo/export/__init__.py",
               "ganzoo/kernels/__init__.py", "ganzoo/models/dcgan.py"]:
         assert f in names, f"{f} missing from {wheel.name}"
@@ -52,4 +55,4 @@ def test_installed_wheel_loads_weights_offline(wheel, tmp_path):
     r = subprocess.run([sys.executable, "-c", code, str(target)], cwd=tmp_path, env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert r.stdout.strip() == "dcgan.mnist"
+    assert r.stdout.strip() == "dcgan.digiface"  # the default tag of dcgan

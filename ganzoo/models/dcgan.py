@@ -146,8 +146,22 @@ def _cfg(**kwargs) -> PretrainedCfg:
                          citation=CITATION, **kwargs)
 
 
-# Weights: trained by ganzoo itself (`ganzoo train dcgan`, see ganzoo/train/dcgan.py and the model card).
+_DIGIFACE = "DigiFace1M synthetic faces (Bae et al. 2023), 64x64"
+
+# Weights: dcgan.digiface (the default tag: listed first) is converted from a published third-party checkpoint by
+# tools/convert_digiface.py; the mnist tags are trained by ganzoo itself (`ganzoo train dcgan`, see
+# ganzoo/train/dcgan.py). Each model card says how its weights were made.
 default_cfgs = {
+    "dcgan.digiface": _cfg(
+        hub_id="ganzoo/dcgan-digiface",
+        revision="ff9bb45af24f486ce57dbdfdb07199d24213282e",
+        sha256="9e5ec64c8a7a2cf04a1de9426a163051496f77136d2edd17de1ddf48642e7606", config={"nc": 3},
+        dataset=_DIGIFACE, license="mit",
+        description="64x64 RGB DCGAN generator converted from the PyPI package gan-face-generate 1.1.1 (Chien Liu, "
+                    "MIT, github.com/chien-liu/DCGAN-PyTorch), trained on DigiFace1M synthetic faces. Generator "
+                    "only: no discriminator was published, so the model's discriminator keeps its random "
+                    "initialisation (pretrained_parts == ('generator',)).",
+    ),
     "dcgan.mnist": _cfg(
         hub_id="ganzoo/dcgan-mnist",
         revision="2985a47a1264af5cec08e2a5701c61ff0c710ed6",

@@ -44,7 +44,7 @@ from typing import ClassVar, Sequence
 import torch
 from torch import nn
 
-from ..layers import ConvNormAct, ResidualBlock, SubPixelUpsample, make_act
+from ..layers import ConvNormAct, ResidualBlock, SubPixelUpsample, is_meta, make_act
 from ..registry import PretrainedCfg, register_model
 from ..specs import ModelSpecs, TensorSpec
 from ..errors import InvalidConfigError
@@ -263,6 +263,8 @@ class Conv2dSame(nn.Conv2d):
 def _srresnet_init_(module: nn.Module) -> None:
     """The port's initialisation: Kaiming-normal conv weights, zero conv biases, BN weight 1 / bias 0.
     Linear layers and PReLU slopes (0.25) keep PyTorch's defaults."""
+    if is_meta(module):
+        return
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight)

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..layers import is_meta
 from ..registry import PretrainedCfg, register_model
 from ..specs import ModelSpecs, TensorSpec
 from ..errors import InvalidConfigError
@@ -267,6 +268,8 @@ class TGAN(GANModel):
         # pfnet-research/tgan's "init-uniform" configs draw G weights from U(-0.01, 0.01) (the PyTorch port does so
         # for G1 and uses Xavier for G0); biases zero, BN at its defaults. D convs keep PyTorch's default init:
         # singular value clipping bounds them during training anyway.
+        if is_meta(self):
+            return
         for m in self.generator.modules():
             if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose1d, nn.ConvTranspose2d)):
                 nn.init.uniform_(m.weight, -0.01, 0.01)
