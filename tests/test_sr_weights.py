@@ -1,4 +1,4 @@
-"""The published SR weights (srresnet.div2k, srgan.div2k, srresnet_x2.pool, srresnet_x8.pool) against their own metrics file, on one held-out photo."""
+"""The published SR weights (srresnet.div2k, srgan.div2k, srresnet_x2.pool, srresnet_x8.pool, srgan_x2.pool) against their own metrics file, on one held-out photo."""
 from __future__ import annotations
 
 import json
@@ -24,7 +24,8 @@ def _metrics(tag: str) -> dict:
     return json.loads((repo.path / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("tag", ["srresnet.div2k", "srgan.div2k", "srresnet_x2.pool", "srresnet_x8.pool"])
+@pytest.mark.parametrize("tag", ["srresnet.div2k", "srgan.div2k", "srresnet_x2.pool", "srresnet_x8.pool",
+                                 "srgan_x2.pool"])
 def test_loaded_weights_give_the_recorded_psnr(tag):
     metrics = _metrics(tag)
     run = next(r for r in metrics["runs"] if r["method"] == tag and r["backend"] == "eager"

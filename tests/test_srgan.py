@@ -94,14 +94,15 @@ def _save_port(tmp_path, sd: dict[str, torch.Tensor], prefix: str = "_orig_mod."
     return path
 
 
-TRAINED = {"srresnet_x2.pool", "srresnet_x8.pool"}  # tags with weights trained by ganzoo.train.sr
+TRAINED = {"srresnet_x2.pool", "srresnet_x8.pool", "srgan_x2.pool"}  # tags with weights trained by ganzoo.train.sr
 
 
 # --- parameter counts ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, overrides, expected", [
     ("srgan.paper", {}, 1_547_350),
-    ("srgan_x2", {}, 1_399_637),
+    ("srgan_x2.paper", {}, 1_399_637),
+    ("srgan_x2", {}, 1_400_771),  # the default tag, pool: per-channel PReLU (krasserm layout)
     ("srgan_x8", {}, 1_695_063),
     ("srresnet.paper", {}, 1_547_350),
     ("srgan.paper", {"prelu": "channel"}, 1_548_547),
@@ -266,7 +267,7 @@ def test_port_generator_checkpoint_round_trip(tmp_path, scale):
     path = _save_port(tmp_path, port.state_dict())
     sd = convert_checkpoint(path, family="srgan", allow_pickle=True)
     assert sd and all(k.startswith("generator.") for k in sd)
-    model = load_converted(ganzoo.create("srgan.paper" if scale == 4 else f"srgan_x{scale}", **PORT_CFG), sd).eval()
+    model = load_converted(ganzoo.create("srgan.paper" if scale == 4 else f"srgan_x{scale}.paper", **PORT_CFG), sd).eval()
     x = torch.rand(2, 3, 7, 5, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         ref, got = port(x), model(x)

