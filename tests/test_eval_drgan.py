@@ -110,7 +110,7 @@ def test_errors():
     with pytest.raises(ValueError, match=r"expected a DR-GAN \(drgan or drgan_multi\), got dcgan"):
         eval_drgan.evaluate(ganzoo.create("dcgan"), identities=3)
     with pytest.raises(ValueError, match=r"num_poses=9.*got num_poses=13"):
-        eval_drgan.evaluate(ganzoo.create("drgan", widths=(4,) * 14), identities=3)
+        eval_drgan.evaluate(ganzoo.create("drgan.multipie", widths=(4,) * 14), identities=3)
     model = ganzoo.create("drgan.heads")
     with pytest.raises(ValueError, match=r"identities: expected an int in \[2, 100\], got 101"):
         eval_drgan.evaluate(model, identities=101)
