@@ -13,22 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from ..pipelines.cli import UsageError
+from ..pipelines.cli import _positive as positive_int  # argparse type: an int >= 1
 
 logger = logging.getLogger("ganzoo.latent")
 
 #: picture suffixes the latent commands write
 PICTURES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 INVERSION_METHODS = ("optimize", "encoder", "encoder+optimize")  # = inversion.INVERSION_METHODS, kept light
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {v}")
-    return v
 
 
 def non_negative_float(text: str) -> float:
