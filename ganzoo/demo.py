@@ -705,6 +705,60 @@ def section_registry(ctx: DemoContext, s: Section) -> Section:
     return s
 
 
+#: The face model of the latent-tools section, and the seed of its four interpolation corners.
+LATENT_FACE_TAG = "dcgan.digiface"
+LATENT_GRID = (6, 8)  # rows, columns of the face interpolation grid
+
+
+def section_latent(ctx: DemoContext, s: Section) -> Section:
+    """ganzoo.latent on the faces: a 2-D spherical interpolation grid between four sampled faces, and a linear
+    vs spherical path between two of them (the spherical path stays on the prior's shell, so the midpoints keep
+    the samples' contrast)."""
+    import torch
+
+    from .latent import interpolate, interpolation_grid
+    from .utils import make_grid, to_uint8
+
+    model, why = _try_load(ctx, LATENT_FACE_TAG)
+    if model is None:
+        return _skip(s, f"the face model has no published weights. {why}")
+    rng = torch.Generator().manual_seed(ctx.seed)
+    nz = model.config.nz
+    corners = torch.randn(4, nz, generator=rng)
+    rows, cols = LATENT_GRID
+    with torch.no_grad():
+        grid = interpolation_grid(model, corners, rows=rows, cols=cols, method="slerp")
+        lin = interpolate(model, corners[0], corners[3], steps=cols, method="linear")
+        sph = interpolate(model, corners[0], corners[3], steps=cols, method="slerp")
+    value_range = model.specs.outputs[0].range or (-1.0, 1.0)
+
+    def picture(images: torch.Tensor, nrow: int, name: str) -> tuple[str, int, int]:
+        arr = to_uint8(make_grid(images.float(), nrow=nrow), value_range).permute(1, 2, 0).numpy()
+        return ctx.save_png(name, arr), arr.shape[1], arr.shape[0]
+
+    src, w, h = picture(grid, cols, "latent_face_grid.png")
+    src_lin, wl, hl = picture(lin, cols, "latent_face_linear.png")
+    src_sph, _, _ = picture(sph, cols, "latent_face_slerp.png")
+    # the norm of the interpolated codes: linear midpoints shrink towards 0, slerp keeps |z| ~ sqrt(nz)
+    t = torch.linspace(0, 1, cols)
+    mid_lin = float(((1 - t[cols // 2]) * corners[0] + t[cols // 2] * corners[3]).norm())
+    name = _other_name(model, LATENT_FACE_TAG)
+    s.body = (f"<p><b>{_e(LATENT_FACE_TAG)}</b>{_e(name)}: "
+              f"<code>ganzoo.latent.interpolation_grid</code> between four codes z ~ N(0, I) (seed {ctx.seed}, "
+              f"the corners), nested spherical interpolation, {rows} x {cols}. A path from the command line: "
+              f"<code>ganzoo interpolate {_e(LATENT_FACE_TAG)} --steps 8 -o path.gif</code>.</p>"
+              f"<figure><img src=\"{_e(src)}\" alt=\"face interpolation grid\" width=\"{w}\" height=\"{h}\">"
+              f"<figcaption>corners: top-left, top-right, bottom-left, bottom-right are G(z) of the four codes"
+              f"</figcaption></figure>"
+              f"<figure><img src=\"{_e(src_lin)}\" alt=\"linear path\" width=\"{wl}\" height=\"{hl}\">"
+              f"<figcaption>linear path top-left -> bottom-right corner (|z| at the midpoint {mid_lin:.1f}, "
+              f"sqrt(nz) = {nz ** 0.5:.1f})</figcaption></figure>"
+              f"<figure><img src=\"{_e(src_sph)}\" alt=\"spherical path\" width=\"{wl}\" height=\"{hl}\">"
+              f"<figcaption>spherical path between the same codes</figcaption></figure>")
+    ctx.shown_families.setdefault("dcgan", s.id)
+    return s
+
+
 #: (id, title, builder) of every page section, in page order. Builders take (DemoContext, Section) and return the
 #: Section, filled in or marked skipped with a reason.
 SECTIONS: list[tuple[str, str, Callable[[DemoContext, Section], Section]]] = [
@@ -714,6 +768,7 @@ SECTIONS: list[tuple[str, str, Callable[[DemoContext, Section], Section]]] = [
     ("sr_x8", "Super-resolution x8: bicubic | SRResNet x8 | SRGAN x8 | ground truth", section_sr_x8),
     ("inpaint", "Inpainting: Telea | Navier-Stokes | ganzoo PGGAN | ground truth", section_inpaint),
     ("dcgan", "DCGAN samples", section_dcgan),
+    ("latent", "Latent space: interpolation on the faces", section_latent),
     ("gan3d", "3D-GAN: sampled shapes | held-out shapes", section_gan3d),
     ("drgan", "DR-GAN: pose sweep of a held-out face | ground truth", section_drgan),
     ("tgan", "TGAN: sampled videos | held-out videos", section_tgan),

@@ -138,6 +138,11 @@ class _Fused(nn.Module):
         else:
             self.register_parameter(name, nn.Parameter(t.detach().clone(), requires_grad=False))
 
+    def _params(self, weight: torch.Tensor, bias: torch.Tensor | None, alpha: torch.Tensor | None) -> None:
+        """Register the packed weight, the (folded) bias and the PReLU slopes (None where absent)."""
+        for name, t in (("weight", weight), ("bias", bias), ("alpha", alpha)):
+            self._param(name, t)
+
 
 class FusedConv2d(_Fused):
     """act(conv2d(x) + folded bias) [+ residual]: x (N, Cin, H, W) -> (N, Cout, OH, OW), channels-last.
@@ -149,9 +154,7 @@ class FusedConv2d(_Fused):
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, alpha: torch.Tensor | None, stride, padding,
                  dilation, act: str, act_param: float, backend: str):
         super().__init__(backend)
-        self._param("weight", weight)
-        self._param("bias", bias)
-        self._param("alpha", alpha)
+        self._params(weight, bias, alpha)
         self.stride, self.padding, self.dilation = list(stride), list(padding), list(dilation)
         self.act, self.act_param = act, float(act_param)
 
@@ -186,9 +189,7 @@ class FusedConvShuffle(_Fused):
 
     def __init__(self, weight, bias, alpha, upscale: int, act: str, act_param: float, backend: str):
         super().__init__(backend)
-        self._param("weight", weight)
-        self._param("bias", bias)
-        self._param("alpha", alpha)
+        self._params(weight, bias, alpha)
         self.upscale, self.act, self.act_param = int(upscale), act, float(act_param)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -209,9 +210,7 @@ class FusedConvTranspose(_Fused):
     def __init__(self, weight, bias, alpha, stride, padding, output_padding, crop, act: str, act_param: float,
                  backend: str):
         super().__init__(backend)
-        self._param("weight", weight)
-        self._param("bias", bias)
-        self._param("alpha", alpha)
+        self._params(weight, bias, alpha)
         self.stride, self.padding = list(stride), list(padding)
         self.output_padding, self.crop = list(output_padding), list(crop)
         self.act, self.act_param = act, float(act_param)
@@ -236,9 +235,7 @@ class FusedUpsampleConv(_Fused):
 
     def __init__(self, weight, bias, alpha, act: str, act_param: float, backend: str):
         super().__init__(backend)
-        self._param("weight", weight)
-        self._param("bias", bias)
-        self._param("alpha", alpha)
+        self._params(weight, bias, alpha)
         self.act, self.act_param = act, float(act_param)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -101,15 +101,20 @@ def conv_transpose_full_size(size: int, k: int, stride: int, pad: int) -> int:
     return (size - 1) * stride - 2 * pad + k
 
 
-def check_conv2d_act(x, weight, bias, alpha, residual, stride, padding, dilation, act) -> tuple[int, int]:
-    """Validate the operands of ``conv2d_act``; returns the output size (OH, OW)."""
-    op = "conv2d_act"
+def _check_x_and_packed_weight(op: str, x, weight, cout: str) -> None:
+    """x: a float (N, Cin, H, W) tensor; weight: a packed (KH, KW, Cin, <cout>) tensor of a matching dtype."""
     _check_float(op, "x", x)
     if x.dim() != 4:
         raise _fail(op, "x", "a 4-D tensor (N, Cin, H, W)", f"shape {tuple(x.shape)}")
     _check_float(op, "weight", weight, x)
     if weight.dim() != 4 or weight.shape[2] != x.shape[1]:
-        raise _fail(op, "weight", f"a packed (KH, KW, Cin={x.shape[1]}, Cout) tensor", f"shape {tuple(weight.shape)}")
+        raise _fail(op, "weight", f"a packed (KH, KW, Cin={x.shape[1]}, {cout}) tensor", f"shape {tuple(weight.shape)}")
+
+
+def check_conv2d_act(x, weight, bias, alpha, residual, stride, padding, dilation, act) -> tuple[int, int]:
+    """Validate the operands of ``conv2d_act``; returns the output size (OH, OW)."""
+    op = "conv2d_act"
+    _check_x_and_packed_weight(op, x, weight, "Cout")
     kh, kw, _, cout = weight.shape
     sh, sw = _ints(op, "stride", stride, 2, 1)
     pt, pb, pl, pr = _ints(op, "padding (top, bottom, left, right)", padding, 4, 0)
@@ -132,13 +137,7 @@ def check_conv2d_act(x, weight, bias, alpha, residual, stride, padding, dilation
 def check_conv2d_shuffle_act(x, weight, bias, alpha, upscale, act) -> int:
     """Validate the operands of ``conv2d_shuffle_act``; returns the channels after the shuffle."""
     op = "conv2d_shuffle_act"
-    _check_float(op, "x", x)
-    if x.dim() != 4:
-        raise _fail(op, "x", "a 4-D tensor (N, Cin, H, W)", f"shape {tuple(x.shape)}")
-    _check_float(op, "weight", weight, x)
-    if weight.dim() != 4 or weight.shape[2] != x.shape[1]:
-        raise _fail(op, "weight", f"a packed (KH, KW, Cin={x.shape[1]}, Cout*r^2) tensor",
-                    f"shape {tuple(weight.shape)}")
+    _check_x_and_packed_weight(op, x, weight, "Cout*r^2")
     if weight.shape[0] % 2 == 0 or weight.shape[1] % 2 == 0:
         raise _fail(op, "kernel size", "odd sizes ('same' padding k // 2)", tuple(weight.shape[:2]))
     r = int(upscale)

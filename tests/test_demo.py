@@ -13,6 +13,7 @@ from PIL import Image
 import ganzoo
 from ganzoo.cli import main
 from ganzoo.data.photos import bicubic_up, load_photo, make_lr
+from ganzoo import demo
 from ganzoo.demo import SECTIONS, SR_DEMO_PHOTOS, SR_MODELS, run_demo
 from ganzoo.errors import NoPretrainedWeightsError
 from ganzoo.metrics import sr_forward, sr_scores
@@ -258,7 +259,8 @@ from ganzoo.demo import (DRGAN_DEMO_IDENTITY, DRGAN_INPUT_YAW, DRGAN_MULTI_INPUT
                          DRGAN_TAG, GAN3D_DEMO_N, GAN3D_HELDOUT_INDICES, GAN3D_TAG, TGAN_DEMO_N, TGAN_TAG)
 
 #: section id -> the tags it loads (shown when at least one has weights)
-_NEW_SECTIONS = {"gan3d": (GAN3D_TAG,), "drgan": (DRGAN_TAG, DRGAN_MULTI_TAG), "tgan": (TGAN_TAG,)}
+_NEW_SECTIONS = {"gan3d": (GAN3D_TAG,), "drgan": (DRGAN_TAG, DRGAN_MULTI_TAG), "tgan": (TGAN_TAG,),
+                 "latent": (demo.LATENT_FACE_TAG,)}
 _DRGAN_WIDTHS = (4, 4, 4, 4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 16)
 
 
@@ -453,3 +455,32 @@ def test_tgan_section_writes_gifs_and_frame_strips(tmp_path):
     assert np.array_equal(_png(tmp_path / "tgan_samples_frames.png")[:64, :64], video_to_uint8(video[0])[0])
     text = page.section_text["tgan"]
     assert "tgan.sprites" in text and "seed 0" in text and "sprite_heldout(4)" in text
+
+
+def test_latent_section_grid_corners_are_the_corner_codes(tmp_path):
+    """The face grid is rows x cols tiles; its four corner tiles are G of the four seeded corner codes."""
+    from ganzoo.utils import to_uint8
+
+    torch.manual_seed(0)
+    model = _widen(ganzoo.create("dcgan", ngf=8, ndf=8, nz=16), 0.5)
+    res = run_demo(tmp_path, sections=["latent"], load=_loader({demo.LATENT_FACE_TAG: model}), export=False)
+    assert res.ok and res.sections[0].status == "shown"
+    page = _check_self_contained(res.index)
+    assert {"latent_face_grid.png", "latent_face_linear.png", "latent_face_slerp.png"} <= set(_srcs(page))
+    rows, cols = demo.LATENT_GRID
+    grid = _png(tmp_path / "latent_face_grid.png")
+    pad = 2  # make_grid's padding
+    assert grid.shape == (rows * (64 + pad) + pad, cols * (64 + pad) + pad, 3)
+    corners = torch.randn(4, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        g = to_uint8(model.generator(corners), (-1.0, 1.0)).permute(0, 2, 3, 1).numpy()
+
+    def tile(r, c):
+        y, x = pad + r * (64 + pad), pad + c * (64 + pad)
+        return grid[y:y + 64, x:x + 64].astype(int)
+
+    for k, (r, c) in enumerate(((0, 0), (0, cols - 1), (rows - 1, 0), (rows - 1, cols - 1))):
+        assert np.abs(tile(r, c) - g[k]).max() <= 1, k
+    assert np.abs(tile(0, 0) - tile(rows - 1, cols - 1)).mean() > 1  # the corners differ
+    text = page.section_text["latent"]
+    assert "dcgan.digiface" in text and f"{rows} x {cols}" in text
