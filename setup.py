@@ -53,14 +53,22 @@ setup(
         "train": ["mlxtend>=0.23", "scikit-learn>=1.3", "scikit-image>=0.21", "matplotlib>=3.7", "av>=12",
                   "scikit-video>=1.1"],
         "bench": ["matplotlib>=3.7", "onnxruntime>=1.18"],
+        # serving python-onnxruntime Triton repositories (ganzoo.export.triton_server): the clients and the exporter.
+        # The tritonserver binary comes from the nvidia-pytriton wheel, installed on its own with
+        # `pip install --no-deps nvidia-pytriton==0.7.0` (ganzoo.export.triton_server.PYTRITON_REQUIREMENT): its
+        # declared requirements pin numpy<2, and ganzoo only runs the binary it ships, never imports pytriton.
+        "triton-server": ["tritonclient[http,grpc]>=2.40", "onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
+        # OpenVINO IR export and backend; onnxruntime for validation and int8 (onnxruntime.quantization)
+        "openvino": ["openvino>=2024.0", "onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
         "convert": ["h5py>=3.8"],
         "eval": ["scikit-image>=0.21", "scikit-learn>=1.3", "matplotlib>=3.7", "opencv-python-headless>=4.8"],
         "demo": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1", "onnxslim>=0.1", "scikit-image>=0.21",
                  "scikit-learn>=1.3", "matplotlib>=3.7", "opencv-python-headless>=4.8"],
         "test": ["pytest>=7", "pytest-timeout>=2", "pytest-xdist>=3", "mlxtend>=0.23", "scikit-learn>=1.3",
                  "onnx>=1.16", "onnxslim>=0.1",
-                 "onnxruntime>=1.18", "onnxscript>=0.1", "matplotlib>=3.7", "tritonclient[http]>=2.40", "h5py>=3.8",
+                 "onnxruntime>=1.18", "onnxscript>=0.1", "matplotlib>=3.7", "tritonclient[http,grpc]>=2.40", "h5py>=3.8",
                  "scikit-image>=0.21", "opencv-python-headless>=4.8", "av>=12", "scikit-video>=1.1", "trimesh>=4",
+                 "openvino>=2024.0",  # tests/test_export_openvino.py
                  # tests/test_kernels.py runs the kernels in Triton's interpreter (triton ships Linux wheels only)
                  "triton>=3.7.1,<3.8; platform_system == 'Linux'"],
     },

@@ -1,4 +1,5 @@
-"""ganzoo.export: validated ONNX export, TensorRT engines and Triton model repositories.
+"""ganzoo.export: validated ONNX export, OpenVINO IRs (fp32 / bf16 / int8), TensorRT engines and Triton model
+repositories.
 
     >>> from ganzoo.export import to_onnx
     >>> res = to_onnx("srgan", "srgan.onnx")                # srgan.div2k; dynamic B/H/W, validated against PyTorch
@@ -7,9 +8,10 @@
 
 Every export runs the same pipeline (:mod:`ganzoo.export.pipeline`): the arguments are checked and the model
 resolved once into an ExportPlan, then prepare, trace, finalize, validate and write run in turn; ``to_onnx``,
-``to_tensorrt`` and ``to_triton_repo`` (and ``ganzoo bench``) all go through it.
+``to_tensorrt``, ``to_triton_repo`` and ``to_openvino`` (and ``ganzoo bench``) all go through it.
 
-Importing this package is light: torch, onnx, onnxruntime and tensorrt are imported when a function needs them.
+Importing this package is light: torch, onnx, onnxruntime, openvino and tensorrt are imported when a function needs
+them.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from .errors import (
     InvalidExportPathError,
     NonFiniteOutputError,
     NotAGanzooModelError,
+    OpenVINONotInstalled,
     RewriteError,
     ShapeMismatchError,
     ToleranceExceededError,
@@ -57,6 +60,10 @@ _LAZY = {
     "optimize_for_inference": "rewrite",
     "Rewrite": "rewrite",
     "parse_triton_config": ("triton", "parse_config"),
+    "to_openvino": "openvino",
+    "OpenVINOResult": "openvino",
+    "validate_openvino": "openvino",
+    "compile_openvino": ("openvino", "compile_ir"),
 }
 
 __all__ = [
@@ -72,6 +79,8 @@ __all__ = [
     "InvalidExportPathError",
     "NonFiniteOutputError",
     "NotAGanzooModelError",
+    "OpenVINONotInstalled",
+    "OpenVINOResult",
     "Rewrite",
     "RewriteError",
     "ShapeMismatchError",
@@ -83,6 +92,7 @@ __all__ = [
     "ValidationError",
     "ValidationReport",
     "check_operators",
+    "compile_openvino",
     "depth_to_space_nodes",
     "get_tolerance",
     "list_op_types",
@@ -93,10 +103,12 @@ __all__ = [
     "run_export",
     "supported_opsets",
     "to_onnx",
+    "to_openvino",
     "to_tensorrt",
     "to_triton_repo",
     "validate_engine",
     "validate_onnx",
+    "validate_openvino",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,6 +117,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import ExportPlan, plan_export, run_export
     from .ops import TENSORRT_SUPPORTED_OPS, check_operators, depth_to_space_nodes, list_op_types, op_counts
     from .rewrite import Rewrite, optimize_for_inference
+    from .openvino import OpenVINOResult, to_openvino, validate_openvino
+    from .openvino import compile_ir as compile_openvino
     from .tensorrt import EngineKey, EngineRunner, to_tensorrt, validate_engine
     from .tolerances import Tolerance, get_tolerance
     from .triton import parse_config as parse_triton_config

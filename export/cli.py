@@ -5,6 +5,9 @@
     ganzoo export dcgan.mnist --fp16 --opset 18 -o dcgan16.onnx
     ganzoo export srgan --format tensorrt --fp16 --batch 1:4:8 --size 32x32:64x64:128x128 -o srgan.engine
     ganzoo export dcgan --format triton-repo --batch 1:4:16 -o model_repository/
+    ganzoo export dcgan --format triton-repo --triton-backend python-onnxruntime -o model_repository/  # CPU server
+    ganzoo export srgan --format openvino -o srgan.xml                 # IR .xml/.bin, f32 hint, validated
+    ganzoo export srresnet --format openvino --precision int8 --calibration 64 -o srresnet_int8.xml
 
 This module is imported when ``ganzoo`` builds its parser: it imports nothing heavy at module level.
 """
@@ -19,7 +22,8 @@ from typing import Any
 
 logger = logging.getLogger("ganzoo.export")
 
-FORMATS = ("onnx", "tensorrt", "triton-repo")
+FORMATS = ("onnx", "tensorrt", "triton-repo", "openvino")
+OPENVINO_PRECISIONS = ("fp32", "bf16", "int8")  # ganzoo.export.openvino.PRECISIONS (not imported here)
 
 
 def _batch(text: str) -> tuple[int, int, int]:
@@ -54,8 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="model name or name.tag (see `ganzoo list`)")
     parser.add_argument("--format", choices=FORMATS, default="onnx", help="what to write (default onnx)")
     parser.add_argument("-o", "--output", required=True,
-                        help="output file (.onnx / .engine) or, for triton-repo, the repository folder")
+                        help="output file (.onnx / .engine / .xml for openvino) or, for triton-repo, the repository "
+                             "folder")
     parser.add_argument("--fp16", action="store_true", help="half precision (models that declare half support)")
+    parser.add_argument("--precision", choices=OPENVINO_PRECISIONS, default=None,
+                        help="openvino: fp32 (f32 hint), bf16 (bf16 hint) or int8 (static QDQ quantisation); "
+                             "default fp32")
+    parser.add_argument("--calibration", type=int, default=None, metavar="N",
+                        help="openvino int8: number of calibration inputs (SR: training-pool LR crops; default 32)")
     parser.add_argument("--force", action="store_true", help="allow --fp16 for models that declare no half support")
     parser.add_argument("--opset", type=int, default=None,
                         help="ONNX opset (default max(17, the model's measured minimum in ganzoo.export.opsets))")
@@ -72,8 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--random-weights", action="store_true", help="export with random weights (no download)")
     weights.add_argument("--pretrained", action="store_true", help="fail unless published weights are loaded")
-    parser.add_argument("--triton-backend", choices=("onnx", "tensorrt"), default="onnx",
-                        help="model format inside the Triton repository (default onnx)")
+    parser.add_argument("--triton-backend", choices=("onnx", "tensorrt", "python-onnxruntime"), default="onnx",
+                        help="what runs the model inside the Triton repository: onnx (onnxruntime_onnx) or "
+                             "tensorrt (tensorrt_plan) for GPU servers, python-onnxruntime (python backend running "
+                             "the validated ONNX file on CPU instances) for CPU servers (default onnx)")
+    parser.add_argument("--dynamic-batching", action=argparse.BooleanOptionalAction, default=True,
+                        help="triton-repo: let Triton batch concurrent requests (default on)")
     parser.add_argument("--model-name", default=None, help="Triton model name (default <arch>_<tag>)")
     parser.add_argument("--timing-cache", default=None, help="TensorRT timing cache file (read and updated)")
     parser.add_argument("--workspace", type=int, default=None, help="TensorRT workspace limit in MiB")
@@ -89,6 +103,11 @@ def run(args: argparse.Namespace) -> int:
     """Run ``ganzoo export``; returns the exit status (errors raise and are reported by ganzoo.cli)."""
     dtype = "fp16" if args.fp16 else "fp32"
     size = args.size
+    if args.format != "openvino" and (args.precision is not None or args.calibration is not None):
+        raise ValueError(f"--precision and --calibration are options of --format openvino, got --format "
+                         f"{args.format} (use --fp16 for half-precision ONNX / TensorRT)")
+    if args.format == "openvino":
+        return _run_openvino(args, size)
     if args.format == "onnx":
         return _run_onnx(args, dtype, size)
     if args.format == "tensorrt":
@@ -124,6 +143,43 @@ def _run_onnx(args: argparse.Namespace, dtype: str, size: Any) -> int:
     return 0
 
 
+def _run_openvino(args: argparse.Namespace, size: Any) -> int:
+    from .openvino import to_openvino
+
+    precision = args.precision or "fp32"
+    if args.fp16:
+        raise ValueError("--fp16 is not an OpenVINO precision; use --precision bf16 (or fp32, int8)")
+    if args.discriminator:
+        raise ValueError("--format openvino exports generators; got --discriminator (use --format onnx)")
+    if args.calibration is not None and precision != "int8":
+        raise ValueError(f"--calibration N needs --precision int8, got --precision {precision}")
+    if size is not None and len(size) != 1:
+        raise ValueError(f"--size takes one HxW for OpenVINO export, got {len(size)} sizes")
+    kwargs: dict[str, Any] = {}
+    if args.batch is not None:
+        mn, opt, mx = args.batch
+        if mn == mx:
+            kwargs.update(dynamic_batch=False, batch=mn)
+        else:
+            kwargs.update(batch_range=(mn, mx), validation_batches=tuple(sorted({mn, opt})))
+    if size is not None:
+        kwargs["size"] = size[0]
+    if args.static_spatial:
+        kwargs["dynamic_spatial"] = False
+    res = to_openvino(args.name, args.output, precision, calibration=args.calibration, opset=args.opset,
+                      validate=not args.no_validate, pretrained=_pretrained(args), seed=args.seed,
+                      optimize=not args.no_optimize, **kwargs)
+    size_mb = (res.path.stat().st_size + res.bin_path.stat().st_size) / 2**20
+    details = {"inputs": ", ".join(res.input_names), "outputs": ", ".join(res.output_names),
+               "inference precision hint": res.inference_precision_hint}
+    if res.int8:
+        details["int8"] = (f"{res.int8['calibration']} calibration inputs, {res.int8['quantize_linear']} "
+                           f"QuantizeLinear, in float: {', '.join(res.int8['float_nodes']) or '-'}")
+    _print_result(args, res.to_dict(), res.validation, f"wrote {res.path} + {res.bin_path.name} ({size_mb:.1f} MiB, "
+                  f"{precision}, {res.timing['total_s']:.1f} s)", details)
+    return 0
+
+
 def _trt_size(size: Any) -> Any:
     if size is None:
         return None
@@ -155,6 +211,7 @@ def _run_triton(args: argparse.Namespace, dtype: str, size: Any) -> int:
                          validate=not args.no_validate, simplify=args.simplify, size=tsize,
                          preferred_batch_sizes=prefs, timing_cache=args.timing_cache, force=args.force,
                          dynamic_spatial=False if args.static_spatial else None, overwrite=True,
+                         dynamic_batching=args.dynamic_batching,
                          optimize=not args.no_optimize)
     report = getattr(res.export, "validation", None)
     d = {"model_dir": str(res.model_dir), "config": str(res.config_path), "model_file": str(res.model_path),

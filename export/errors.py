@@ -23,6 +23,7 @@ __all__ = [
     "BackendUnavailableError",
     "EngineMismatchError",
     "RewriteError",
+    "OpenVINONotInstalled",
 ]
 
 
@@ -104,6 +105,11 @@ class UnsupportedOperatorError(ExportError):
 
 class BackendUnavailableError(ExportError, ImportError):
     """A backend (TensorRT, CUDA, onnxruntime, tritonclient) that is not installed or has no device."""
+
+
+class OpenVINONotInstalled(BackendUnavailableError):
+    """``--format openvino`` / ``backend="openvino"`` without the ``openvino`` package (``pip install
+    'ganzoo[openvino]'``), or int8 quantisation without ``onnxruntime.quantization``."""
 
 
 class EngineMismatchError(ExportError):

@@ -1,5 +1,9 @@
 """Triton Inference Server model repositories: ``<repo>/<name>/config.pbtxt`` + ``<repo>/<name>/<version>/model.onnx``
-(platform ``onnxruntime_onnx``) or ``model.plan`` (platform ``tensorrt_plan``).
+(platform ``onnxruntime_onnx``) or ``model.plan`` (platform ``tensorrt_plan``), the variants for GPU servers; or,
+for CPU servers, ``format="python-onnxruntime"``: ``backend: "python"`` with ``<version>/model.py`` (the fixed
+:mod:`ganzoo.export.triton_python_model`) running the validated ``<version>/model.onnx`` beside it in ONNX Runtime,
+``instance_group [{kind: KIND_CPU}]``. Triton's CPU-only builds (e.g. the ``nvidia-pytriton`` wheel's
+``tritonserver``, see :mod:`ganzoo.export.triton_server`) ship the python backend but no onnxruntime backend.
 
 The config is derived from the exported graph itself (names, element types, which dims are dynamic) and the
 model's TensorSpecs: dims exclude the batch dim (Triton adds it: ``max_batch_size``), dynamic H/W are ``-1``,
@@ -26,18 +30,24 @@ from .pipeline import plan_export, run_export
 
 logger = logging.getLogger("ganzoo.export")
 
-__all__ = ["TritonRepoResult", "to_triton_repo", "render_config", "parse_config", "TRITON_DTYPES"]
+__all__ = ["TritonRepoResult", "to_triton_repo", "render_config", "parse_config", "TRITON_DTYPES", "FORMATS"]
 
 # ONNX TensorProto element type -> Triton DataType
 TRITON_DTYPES = {1: "TYPE_FP32", 10: "TYPE_FP16", 11: "TYPE_FP64", 16: "TYPE_BF16", 7: "TYPE_INT64", 6: "TYPE_INT32",
                  5: "TYPE_INT16", 3: "TYPE_INT8", 2: "TYPE_UINT8", 9: "TYPE_BOOL"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+#: to_triton_repo's formats: (platform or None, backend or None, instance kind, model file name)
+FORMATS = {"onnx": ("onnxruntime_onnx", None, None, "model.onnx"),
+           "tensorrt": ("tensorrt_plan", None, "KIND_GPU", "model.plan"),
+           "python-onnxruntime": (None, "python", "KIND_CPU", "model.onnx")}
+PYTHON_MODEL_SOURCE = Path(__file__).with_name("triton_python_model.py")  # copied as <version>/model.py
 
 
 @dataclass
 class TritonRepoResult:
-    """What :func:`to_triton_repo` wrote: the model folder, its config and model file, and the export result
-    (an ExportResult for ``onnx``, an EngineResult for ``tensorrt``)."""
+    """What :func:`to_triton_repo` wrote: the model folder, its config and model file (``model.onnx`` for
+    ``python-onnxruntime``, whose ``model.py`` sits beside it), and the export result (an ExportResult for
+    ``onnx`` and ``python-onnxruntime``, an EngineResult for ``tensorrt``)."""
 
     repo_dir: Path
     model_dir: Path
@@ -72,10 +82,19 @@ def _io_entries(proto: Any, max_batch: int) -> tuple[list[dict[str, Any]], list[
     return inputs, outputs
 
 
-def render_config(name: str, platform: str, max_batch_size: int, inputs: Sequence[dict[str, Any]],
+def render_config(name: str, platform: str | None, max_batch_size: int, inputs: Sequence[dict[str, Any]],
                   outputs: Sequence[dict[str, Any]], *, preferred_batch_sizes: Sequence[int] = (),
-                  max_queue_delay_us: int = 100, instance_kind: str | None = None, instance_count: int = 1) -> str:
-    """config.pbtxt text (protobuf text format of Triton's ``inference.ModelConfig``)."""
+                  max_queue_delay_us: int = 100, instance_kind: str | None = None, instance_count: int = 1,
+                  backend: str | None = None, dynamic_batching: bool = True,
+                  parameters: dict[str, str] | None = None) -> str:
+    """config.pbtxt text (protobuf text format of Triton's ``inference.ModelConfig``).
+
+    Exactly one of ``platform`` (``onnxruntime_onnx``, ``tensorrt_plan``) and ``backend`` (``python``) names
+    what runs the model. ``dynamic_batching`` (with ``max_batch_size > 0``) adds the ``dynamic_batching`` block;
+    ``parameters`` become ``parameters { key: ... value: { string_value: ... } }`` entries.
+    """
+    if (platform is None) == (backend is None):
+        raise ValueError(f"render_config needs exactly one of platform and backend, got {platform!r}, {backend!r}")
 
     def tensor(e: dict[str, Any]) -> str:
         return ("  {\n"
@@ -86,10 +105,11 @@ def render_config(name: str, platform: str, max_batch_size: int, inputs: Sequenc
                    if "reshape" in e else "")
                 + "  }")
 
-    lines = [f"name: {json.dumps(name)}", f"platform: {json.dumps(platform)}", f"max_batch_size: {int(max_batch_size)}",
+    runner = f"platform: {json.dumps(platform)}" if platform is not None else f"backend: {json.dumps(backend)}"
+    lines = [f"name: {json.dumps(name)}", runner, f"max_batch_size: {int(max_batch_size)}",
              "input [\n" + ",\n".join(tensor(e) for e in inputs) + "\n]",
              "output [\n" + ",\n".join(tensor(e) for e in outputs) + "\n]"]
-    if max_batch_size > 0:
+    if max_batch_size > 0 and dynamic_batching:
         block = ["dynamic_batching {"]
         if preferred_batch_sizes:
             block.append(f"  preferred_batch_size: [ {', '.join(str(int(b)) for b in preferred_batch_sizes)} ]")
@@ -98,6 +118,9 @@ def render_config(name: str, platform: str, max_batch_size: int, inputs: Sequenc
         lines.append("\n".join(block))
     if instance_kind:
         lines.append(f"instance_group [\n  {{\n    count: {int(instance_count)}\n    kind: {instance_kind}\n  }}\n]")
+    for key, value in (parameters or {}).items():
+        lines.append(f"parameters {{\n  key: {json.dumps(str(key))}\n"
+                     f"  value: {{ string_value: {json.dumps(str(value))} }}\n}}")
     return "\n".join(lines) + "\n"
 
 
@@ -213,6 +236,9 @@ def to_triton_repo(
     dynamic_spatial: bool | None = None,
     preferred_batch_sizes: Sequence[int] | None = None,
     max_queue_delay_us: int = 100,
+    dynamic_batching: bool = True,
+    instance_count: int = 1,
+    intra_op_threads: int = 0,
     pretrained: bool | None = None,
     validate: bool = True,
     simplify: bool = False,
@@ -227,8 +253,17 @@ def to_triton_repo(
     """Write a Triton model folder for a ganzoo generator into ``repo_dir``.
 
     format: "onnx" (``onnxruntime_onnx``) or "tensorrt" (``tensorrt_plan``: needs TensorRT and a GPU; batch
-        profile (1, max_batch // 2, max_batch), ``size`` for dynamic H/W as in :func:`to_tensorrt`).
+        profile (1, max_batch // 2, max_batch), ``size`` for dynamic H/W as in :func:`to_tensorrt`): for GPU
+        servers. "python-onnxruntime": for CPU servers, Triton's python backend running the validated ONNX file
+        in ONNX Runtime (``<version>/model.py`` + ``<version>/model.onnx``, ``KIND_CPU`` instances; the server's
+        Python needs numpy and onnxruntime).
     max_batch: Triton's ``max_batch_size`` (> 0: the graph's batch dim must be dynamic; 0: no batching).
+    dynamic_batching: with ``max_batch > 0``, let Triton group concurrent requests into one batch, waiting at most
+        ``max_queue_delay_us`` for more (default on); off, each request runs on its own.
+    instance_count: model instances (``python-onnxruntime`` only; ``onnx`` leaves Triton's default and
+        ``tensorrt`` uses one per GPU).
+    intra_op_threads: ONNX Runtime threads per instance (``python-onnxruntime`` only; 0: ONNX Runtime's default,
+        one per physical core; with several instances, give each a share of the cores).
     model_name: folder/model name; default ``<arch>_<tag>``.
     overwrite: replace an existing ``<repo>/<model_name>/<version>`` model file and config.
     optimize: export with the exact inference rewrites of :mod:`ganzoo.export.rewrite` (default on).
@@ -237,10 +272,16 @@ def to_triton_repo(
     work) and its graph written only when every check passed. On failure nothing this call created is left:
     no model file, config or ``ganzoo.json``, and no folder it made.
     """
-    if format not in ("onnx", "tensorrt"):
-        raise ValueError(f"format must be 'onnx' or 'tensorrt', got {format!r}")
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(map(repr, FORMATS))}, got {format!r}")
     if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 0:
         raise ValueError(f"max_batch must be an int >= 0, got {max_batch!r}")
+    if isinstance(instance_count, bool) or not isinstance(instance_count, int) or instance_count < 1:
+        raise ValueError(f"instance_count must be an int >= 1, got {instance_count!r}")
+    if isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 0:
+        raise ValueError(f"intra_op_threads must be an int >= 0, got {intra_op_threads!r}")
+    if isinstance(max_queue_delay_us, bool) or not isinstance(max_queue_delay_us, int) or max_queue_delay_us < 0:
+        raise ValueError(f"max_queue_delay_us must be an int >= 0, got {max_queue_delay_us!r}")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ValueError(f"version must be an int >= 1, got {version!r}")
     if model_name is not None and not _NAME_RE.match(str(model_name)):
@@ -253,30 +294,34 @@ def to_triton_repo(
     plan = plan_export(model_or_name, None, opset=opset, dtype=dtype, dynamic_batch=max_batch > 0,
                        dynamic_spatial=dynamic_spatial, simplify=simplify, validate=validate, tolerance=tolerance,
                        pretrained=pretrained, force=force, optimize=optimize,
-                       size=size if (size is not None and format == "onnx") else None)
+                       size=size if (size is not None and format != "tensorrt") else None)
     cfg = plan.model.pretrained_cfg
     name = model_name or (f"{cfg.architecture}_{cfg.tag}" if cfg is not None else plan.label).strip("_")
     if not _NAME_RE.match(name):
         raise ValueError(f"model_name must match {_NAME_RE.pattern}, got {name!r}")
     model_dir = repo / name
-    model_path = model_dir / str(version) / ("model.onnx" if format == "onnx" else "model.plan")
+    platform, backend, instance_kind, model_file = FORMATS[format]
+    model_path = model_dir / str(version) / model_file
     config_path = model_dir / "config.pbtxt"
     check_output_file(model_path, what="Triton model file", overwrite=overwrite, error=InvalidExportPathError)
     check_output_file(config_path, what="Triton config", overwrite=overwrite, error=InvalidExportPathError)
+    if backend == "python":
+        check_output_file(model_path.with_name("model.py"), what="Triton python model", overwrite=overwrite,
+                          error=InvalidExportPathError)
 
     import onnx
 
     res, data = run_export(plan)
     inputs, outputs = _io_entries(onnx.load_from_string(data), max_batch)
-    export_result: Any = dataclasses.replace(res, path=model_path) if format == "onnx" else res
+    export_result: Any = dataclasses.replace(res, path=model_path) if format != "tensorrt" else res
     writes: list[tuple[Path, bytes]] = []
-    if format == "onnx":
-        platform, instance_kind = "onnxruntime_onnx", None
+    if format != "tensorrt":
         writes.append((model_path, data))
+        if backend == "python":
+            writes.append((model_path.with_name("model.py"), PYTHON_MODEL_SOURCE.read_bytes()))
     else:
         from .tensorrt import read_engine, to_tensorrt, validate_engine
 
-        platform, instance_kind = "tensorrt_plan", "KIND_GPU"
         with tempfile.TemporaryDirectory(prefix="ganzoo-triton-") as tmp:
             onnx_tmp = Path(tmp) / "model.onnx"
             onnx_tmp.write_bytes(data)
@@ -292,7 +337,10 @@ def to_triton_repo(
     prefs = list(preferred_batch_sizes) if preferred_batch_sizes else sorted(
         {b for b in (max_batch // 2, max_batch) if b > 0})
     text = render_config(name, platform, max_batch, inputs, outputs, preferred_batch_sizes=prefs,
-                         max_queue_delay_us=max_queue_delay_us, instance_kind=instance_kind)
+                         max_queue_delay_us=max_queue_delay_us, instance_kind=instance_kind,
+                         instance_count=instance_count if backend == "python" else 1, backend=backend,
+                         dynamic_batching=dynamic_batching,
+                         parameters={"intra_op_num_threads": str(intra_op_threads)} if backend == "python" else None)
     try:
         parsed = parse_config(text)
         if parsed.name != name or len(parsed.input) != len(inputs):
@@ -305,5 +353,5 @@ def to_triton_repo(
     writes += [(config_path, text.encode()),
                (model_dir / "ganzoo.json", (json.dumps(meta, indent=2, default=str) + "\n").encode())]
     _write_all(writes)
-    logger.info("wrote Triton model %s (%s) to %s", name, platform, model_dir)
+    logger.info("wrote Triton model %s (%s) to %s", name, platform or f"{backend} backend", model_dir)
     return TritonRepoResult(repo, model_dir, config_path, model_path, name, max_batch, export_result)

@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ from .tolerances import Tolerance, get_tolerance
 
 logger = logging.getLogger("ganzoo.export")
 
-__all__ = ["CaseResult", "ValidationReport", "compare_outputs", "validate_onnx", "run_reference"]
+__all__ = ["CaseResult", "ValidationReport", "compare_outputs", "validate_onnx", "check_graph", "run_reference"]
 
 
 @dataclass
@@ -264,16 +264,59 @@ def validate_onnx(
     data, meta = _load_model_bytes(onnx_model)
     if discriminator is None:
         discriminator = meta.get("ganzoo.component") == "discriminator"
-    dtype = meta.get("ganzoo.precision", "fp32")
+    sess = _ort_session(data, providers, threads)
+    ort_in, ort_out = sess.get_inputs(), sess.get_outputs()
+
+    def run(xs: Sequence[torch.Tensor]) -> list[np.ndarray]:
+        feed = {i.name: x.detach().cpu().numpy().astype(_ORT_TYPES.get(i.type, np.float32))
+                for i, x in zip(ort_in, xs)}
+        return sess.run(None, feed)
+
+    return check_graph(run, ort_in, [o.name for o in ort_out], model, backend="onnxruntime",
+                       dtype=meta.get("ganzoo.precision", "fp32"), batches=batches, sizes=sizes, tolerance=tolerance,
+                       discriminator=discriminator, seed=seed, raise_on_failure=raise_on_failure, started=t0)
+
+
+def check_graph(
+    run: Callable[[Sequence[torch.Tensor]], Sequence[np.ndarray]],
+    graph_inputs: Sequence[Any],
+    output_names: Sequence[str],
+    model: Any,
+    *,
+    backend: str,
+    dtype: str = "fp32",
+    batches: Sequence[int] = DEFAULT_BATCHES,
+    sizes: Sequence[Sequence[int]] | None = None,
+    tolerance: Tolerance | tuple[float, float] | float | None = None,
+    discriminator: bool = False,
+    seed: int | None = None,
+    raise_on_failure: bool = True,
+    started: float | None = None,
+    inputs: Callable[[Any, int, Any, int], tuple[torch.Tensor, ...]] | None = None,
+) -> ValidationReport:
+    """The validation loop shared by every runtime (:func:`validate_onnx`, ``ganzoo.export.openvino``).
+
+    run: the compiled graph, ``run(inputs) -> outputs``: the model's inputs as torch tensors in spec order, the
+        outputs as arrays in ``output_names`` order.
+    graph_inputs: the graph's inputs in spec order, objects with ``.name`` and ``.shape`` (an int per static dim,
+        anything else for a dynamic one): static batch / spatial dims are read off them.
+    dtype: the precision the tolerance is looked up for (:func:`ganzoo.export.get_tolerance`).
+    inputs: ``inputs(model, batch, size, seed) -> tensors`` draws a case's inputs (default
+        :func:`ganzoo.export.pipeline.component_inputs`: ``model.sample_inputs``, or generated samples for a
+        discriminator).
+    The other arguments are those of :func:`validate_onnx`. Returns the report (raising on the first failure
+    unless ``raise_on_failure`` is False).
+    """
+    t0 = time.perf_counter() if started is None else started
+    model = resolve_model(model, pretrained=False if isinstance(model, str) else None)
     tol = _as_tolerance(tolerance, dtype, model)
     seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
     in_specs, out_specs = component_specs(model, discriminator)
-    sess = _ort_session(data, providers, threads)
-    ort_in, ort_out = sess.get_inputs(), sess.get_outputs()
-    if len(ort_in) != len(in_specs):
-        raise ShapeMismatchError(f"the graph has {len(ort_in)} inputs ({', '.join(i.name for i in ort_in)}), "
-                                 f"{model_label(model)} takes {len(in_specs)} ({', '.join(s.name for s in in_specs)})")
-    batch_dynamic, static_batch, sym = _graph_dims(in_specs, ort_in)
+    if len(graph_inputs) != len(in_specs):
+        raise ShapeMismatchError(f"the graph has {len(graph_inputs)} inputs "
+                                 f"({', '.join(i.name for i in graph_inputs)}), {model_label(model)} takes "
+                                 f"{len(in_specs)} ({', '.join(s.name for s in in_specs)})")
+    batch_dynamic, static_batch, sym = _graph_dims(in_specs, graph_inputs)
     case_batches = list(batches) if batch_dynamic or static_batch is None else [static_batch]
     if any((not isinstance(b, int)) or b < 1 for b in case_batches):
         raise ValueError(f"batches must be positive ints, got {list(batches)}")
@@ -291,28 +334,27 @@ def validate_onnx(
         case_sizes = [None] if not model.specs.spatial_symbols else case_sizes
 
     report = ValidationReport(model=model_label(model) + (" (discriminator)" if discriminator else ""),
-                              backend="onnxruntime", dtype=dtype, tolerance=tol, seed=seed)
+                              backend=backend, dtype=dtype, tolerance=tol, seed=seed)
     ref_model = model if next(model.parameters()).dtype == torch.float32 else _float_copy(model)
     k = 0
     for b in case_batches:
         for size in case_sizes:
             k += 1
-            xs = component_inputs(ref_model, b, size, seed + k, discriminator)
-            refs, scale = run_reference(ref_model, xs, discriminator, [o.name for o in ort_out])
+            xs = (inputs(ref_model, b, size, seed + k) if inputs is not None
+                  else component_inputs(ref_model, b, size, seed + k, discriminator))
+            refs, scale = run_reference(ref_model, xs, discriminator, list(output_names))
             if out_specs is not None:
                 dims = infer_dims(in_specs, [x.shape for x in xs], error=ShapeMismatchError)
                 check_outputs(out_specs, refs, dims, source="PyTorch")
-            feed = {i.name: x.detach().cpu().numpy().astype(_ORT_TYPES.get(i.type, np.float32))
-                    for i, x in zip(ort_in, xs)}
-            outs = sess.run(None, feed)
+            outs = list(run(xs))
             if len(outs) != len(refs):
                 raise ShapeMismatchError(f"the graph returns {len(outs)} outputs, PyTorch {len(refs)}")
-            for o, got, ref in zip(ort_out, outs, refs):
-                case = compare_outputs(got, ref.detach().float().cpu().numpy(), tol, output=o.name, batch=b,
-                                       size=size, backend="onnxruntime", dtype=dtype, scale=scale)
+            for name, got, ref in zip(output_names, outs, refs):
+                case = compare_outputs(np.asarray(got), ref.detach().float().cpu().numpy(), tol, output=name,
+                                       batch=b, size=size, backend=backend, dtype=dtype, scale=scale)
                 report.cases.append(case)
-                logger.debug("validate %s batch=%d size=%s %s: max abs %.3g, max rel %.3g", report.model, b, size,
-                             o.name, case.max_abs_err, case.max_rel_err)
+                logger.debug("validate %s (%s) batch=%d size=%s %s: max abs %.3g, max rel %.3g", report.model,
+                             backend, b, size, name, case.max_abs_err, case.max_rel_err)
     report.seconds = time.perf_counter() - t0
     if raise_on_failure:
         report.raise_for_failures()

@@ -194,7 +194,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 #: ``ganzoo train RECIPE ...`` -> the recipe module (each has ``main(argv)``); without a recipe name: dcgan
 TRAIN_RECIPES = {"dcgan": "ganzoo.train.dcgan", "pggan_inpaint": "ganzoo.train.pggan_inpaint",
                  "sr": "ganzoo.train.sr", "gan3d": "ganzoo.train.gan3d", "tgan": "ganzoo.train.tgan",
-                 "drgan": "ganzoo.train.drgan"}
+                 "drgan": "ganzoo.train.drgan", "bigan": "ganzoo.train.bigan"}
 
 
 def cmd_train(args: argparse.Namespace) -> int:

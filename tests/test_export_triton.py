@@ -124,7 +124,7 @@ def test_bad_arguments_write_nothing(tmp_path):
     f.write_text("x")
     with pytest.raises(InvalidExportPathError, match=r"is a file, not a folder"):
         to_triton_repo(model, f)
-    with pytest.raises(ValueError, match=r"format must be 'onnx' or 'tensorrt', got 'torchscript'"):
+    with pytest.raises(ValueError, match=r"format must be one of 'onnx', 'tensorrt', 'python-onnxruntime', got 'torchscript'"):
         to_triton_repo(model, tmp_path / "r", format="torchscript")
     with pytest.raises(ValueError, match=r"max_batch must be an int >= 0, got -1"):
         to_triton_repo(model, tmp_path / "r", max_batch=-1)

@@ -9,7 +9,7 @@ for every batch size, calls::
     outputs = backend(feed)                             # the timed call: a tensor, array, or tuple of them
 
 Tests and users can add their own with :func:`register_backend`. Heavy packages (onnxruntime, tensorrt,
-triton, onnx) are imported only inside the backends that need them.
+triton, onnx, openvino) are imported only inside the backends that need them.
 """
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ __all__ = [
     "TritonBackend",
     "OnnxRuntimeBackend",
     "TensorRTBackend",
+    "OpenVINOBackend",
+    "OpenVINOInt8Backend",
 ]
 
 logger = logging.getLogger("ganzoo.bench")
@@ -296,17 +298,23 @@ def export_onnx(model: nn.Module, example_inputs: Sequence[torch.Tensor], path: 
     """
     from ganzoo.export import ExportError, to_onnx
 
+    m, size = _export_args(model, example_inputs)
+    try:
+        return to_onnx(m, path, dynamic_batch=True, validate=False, dtype=dtype, keep_io_types=False, size=size)
+    except ExportError as e:
+        raise Unsupported(f"ganzoo.export cannot export this model in {dtype}: {e}") from e
+
+
+def _export_args(model: nn.Module, example_inputs: Sequence[torch.Tensor]) -> tuple[nn.Module, tuple | None]:
+    """(the model as a float32 CPU model, the size to trace at: the benchmarked one for fully convolutional
+    models, else None)."""
     m = model
     p = next(model.parameters(), None)
     if p is not None and (p.device.type != "cpu" or p.dtype != torch.float32):
         m = copy.deepcopy(model).to(device="cpu", dtype=torch.float32)  # the graph is the same; export on the CPU
     specs = getattr(model, "specs", None)
     dynamic = bool(specs is not None and specs.dynamic_spatial and specs.spatial_symbols)
-    size = tuple(example_inputs[0].shape[2:]) if dynamic else None
-    try:
-        return to_onnx(m, path, dynamic_batch=True, validate=False, dtype=dtype, keep_io_types=False, size=size)
-    except ExportError as e:
-        raise Unsupported(f"ganzoo.export cannot export this model in {dtype}: {e}") from e
+    return m, (tuple(example_inputs[0].shape[2:]) if dynamic else None)
 
 
 def _ort_error_status(e: BaseException) -> type[Exception] | None:
@@ -553,6 +561,91 @@ class TensorRTBackend(_OnnxBackendBase):
         super().close()
 
 
+# --------------------------------------------------------------------------------------------------- openvino
+class OpenVINOBackend(_OnnxBackendBase):
+    """OpenVINO (CPU) on ganzoo's IR (:func:`ganzoo.export.openvino.to_openvino`, not validated here: the
+    benchmark measures the error itself), compiled per batch size with static shapes and the inference precision
+    hint set explicitly: f32 for fp32, bf16 for bf16 (the inputs are fed as float32 either way)."""
+
+    description = "OpenVINO (CPU, explicit precision hint)"
+    dtypes = ("fp32", "bf16")
+    export_precision: ClassVar[str] = "fp32"
+
+    @classmethod
+    def available(cls, device: str) -> tuple[bool, str]:
+        if torch.device(device).type != "cpu":
+            return False, f"the OpenVINO backend runs on the CPU (device is {device})"
+        if not _has_module("openvino"):
+            return False, "openvino is not installed (pip install 'ganzoo[openvino]')"
+        return True, ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.xml: str | None = None
+        self.compiled = None
+
+    def _export_ir(self, model, inputs_spec) -> str:
+        if self._export_error is not None:
+            raise self._export_error
+        if self.xml is None:
+            from ganzoo.export import ExportError
+            from ganzoo.export.openvino import to_openvino
+
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="ganzoo-bench-")
+            m, size = _export_args(model, inputs_spec)
+            try:
+                res = to_openvino(m, os.path.join(self._tmp.name, "model.xml"), self.export_precision,
+                                  validate=False, size=size)
+            except ExportError as e:
+                self._export_error = Unsupported(f"ganzoo.export cannot export this model to OpenVINO: {e}")
+                raise self._export_error from e
+            self.info["exporter"] = f"ganzoo.export.openvino.to_openvino ({self.export_precision})"
+            if res.int8:
+                self.info["int8"] = res.int8
+            self.xml = str(res.path)
+        return self.xml
+
+    def prepare(self, model, inputs_spec, dtype, device) -> None:
+        from ganzoo.export.openvino import compile_ir
+
+        xml = self._export_ir(model, inputs_spec)
+        precision = "int8" if self.export_precision == "int8" else dtype
+        import openvino as ov
+
+        names = [p.get_any_name() for p in ov.Core().read_model(xml).inputs]
+        if len(names) != len(inputs_spec):
+            raise RuntimeError(f"the IR takes {len(names)} inputs, the model {len(inputs_spec)}")
+        self.compiled = compile_ir(xml, precision, threads=torch.get_num_threads(),
+                                   static_shapes={n: tuple(x.shape) for n, x in zip(names, inputs_spec)})
+        self.request = self.compiled.create_infer_request()
+        self.info["inference_precision_hint"] = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
+        self.info["threads"] = torch.get_num_threads()
+
+    def adapt_inputs(self, inputs):
+        return [x.detach().cpu().float().contiguous().numpy() for x in inputs]
+
+    def __call__(self, inputs):
+        self.request.infer(inputs)
+        return tuple(self.request.get_output_tensor(i).data for i in range(len(self.compiled.outputs)))
+
+    def close(self) -> None:
+        self.compiled = self.request = None
+        self.xml = None
+        super().close()
+
+
+class OpenVINOInt8Backend(OpenVINOBackend):
+    """OpenVINO on ganzoo's int8 IR (static QDQ quantisation, calibration inputs of
+    :func:`ganzoo.export.openvino.calibration_inputs`); fed and compared in fp32 (dtype fp32 only)."""
+
+    description = "OpenVINO int8 (QDQ static quantisation)"
+    dtypes = ("fp32",)
+    export_precision = "int8"
+
+
 for _name, _cls in [("eager", EagerBackend), ("eager-cl", ChannelsLastBackend), ("compile", CompileBackend),
-                    ("triton", TritonBackend), ("onnxruntime", OnnxRuntimeBackend), ("tensorrt", TensorRTBackend)]:
+                    ("triton", TritonBackend), ("onnxruntime", OnnxRuntimeBackend), ("tensorrt", TensorRTBackend),
+                    ("openvino", OpenVINOBackend),
+                    ("openvino-int8", OpenVINOInt8Backend)]:
     register_backend(_name, _cls)

@@ -18,7 +18,8 @@ logger = logging.getLogger("ganzoo.bench")
 
 _EPILOG = """\
 backends: eager, eager-cl (channels_last), compile (torch.compile), triton (ganzoo.kernels fused path),
-onnxruntime (CPU or CUDA EP), tensorrt (CUDA). Missing ones are reported as unavailable with the reason.
+onnxruntime (CPU or CUDA EP), tensorrt (CUDA), openvino (CPU; fp32 and bf16 through the explicit precision hint),
+openvino-int8 (CPU, static int8). Missing ones are reported as unavailable with the reason.
 example: ganzoo bench srgan dcgan --backends eager,compile,onnxruntime --batch 1,4 -o bench-out
 """
 

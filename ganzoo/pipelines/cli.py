@@ -4,6 +4,7 @@
     ganzoo upscale shots/ more.jpg -o big/ --format webp --quality 90
     ganzoo upscale scan16.png -o out.png --tile 192 --tile-overlap 32 --dtype bfloat16
     ganzoo upscale photo.jpg -o out.png --backend onnxruntime --device cuda
+    ganzoo upscale photo.jpg -o out.png --backend openvino --dtype bfloat16 --device cpu
 
 Inputs are files and folders (a folder's .png/.jpg/.jpeg/.webp files; sub-folders too with --recursive, their
 layout kept under OUT). With one input file, OUT is the output file (its suffix picks the format unless --format is
@@ -78,8 +79,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
                    help="compute precision; reduced ones only where the model's metadata validates them "
                         "(default: float32)")
-    p.add_argument("--backend", choices=("eager", "onnxruntime"), default="eager",
-                   help="PyTorch, or ONNX Runtime through the validated, cached ONNX export (default: eager)")
+    p.add_argument("--backend", choices=("eager", "onnxruntime", "openvino"), default="eager",
+                   help="PyTorch, ONNX Runtime through the validated, cached ONNX export, or OpenVINO (CPU) through "
+                        "the validated, cached IR (float32: f32 hint, bfloat16: bf16 hint) (default: eager)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto: cuda if available)")
     p.add_argument("--format", choices=tuple(_FORMATS), default=None,
                    help="output format (default: from OUT's suffix for one file, else the input's)")
@@ -87,7 +89,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--recursive", action="store_true", help="also read images in sub-folders of folder inputs")
     p.add_argument("--cache-dir", dest="cache_dir", default=None,
-                   help="folder of cached ONNX exports (default: $GANZOO_ONNX_CACHE or ~/.cache/ganzoo/onnx)")
+                   help="folder of cached ONNX / OpenVINO exports (default: $GANZOO_ONNX_CACHE or ~/.cache/ganzoo/onnx)")
     p.add_argument("--allow-pickle", action="store_true", dest="allow_pickle",
                    help="accept a pickled checkpoint as --model PATH (read with torch.load(weights_only=True))")
     p.add_argument("--no-progress", action="store_true", dest="no_progress", help="no progress bar")

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Sequence, Union
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 import numpy as np
 import torch
@@ -43,15 +43,18 @@ from ..errors import GanzooError
 from ..models.base import GANModel
 from ..utils import eval_mode
 from .images import _to8, read_image
-from .upscaling import (LUMA, _as_hwc, _check_dtype_validated, _dtype_name, _EagerRunner, _from_pil, _label,
-                        _probe_dtype, _torch_device, _unit_scale)
+from .upscaling import (LUMA, OPENVINO_DTYPES, _as_hwc, _check_dtype_validated, _dtype_name, _EagerRunner,
+                        _from_pil, _label, _OpenVINORunner, _probe_dtype, _torch_device, _unit_scale)
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image as PILImage
 
 logger = logging.getLogger("ganzoo.pipelines")
 
-__all__ = ["inpaint", "Inpainter", "resolve_inpaint_model", "hole_mask", "rects_mask", "model_padding",
+#: the runtimes :class:`Inpainter` takes
+BACKENDS = ("eager", "openvino")
+
+__all__ = ["inpaint", "Inpainter", "BACKENDS", "resolve_inpaint_model", "hole_mask", "rects_mask", "model_padding",
            "NotAnInpaintingModelError", "opencv_inpaint", "OPENCV_ALGORITHMS", "OPENCV_RADIUS"]
 
 #: The classical baselines of the inpainting evaluation: OpenCV's Telea and Navier-Stokes methods.
@@ -193,18 +196,33 @@ class Inpainter:
     device: "cpu", "cuda", "cuda:N", "auto" (cuda when available) or None: a GANModel's own device, "auto" for a
         model given by name or path. dtype: None / "float32", "float16" or "bfloat16" (also fp16 / bf16 / torch
         dtypes). local_files_only: never touch the network when loading by name. allow_pickle: see ``ganzoo.load``.
+    backend: "eager" (PyTorch) or "openvino" (CPU; float32 with the f32 precision hint or bfloat16 with the bf16
+        hint: the validated ``ganzoo.export.openvino`` IR of the generator, cached like the upscale pipeline's,
+        :func:`ganzoo.pipelines.upscaling.cached_openvino`). The IR returns the composite, so ``raw=True`` needs
+        backend "eager". cache_dir: where the IR is cached (default :func:`~ganzoo.pipelines.onnx_cache_dir`).
     """
 
     def __init__(self, model: str | os.PathLike | GANModel = "pggan_inpaint", *,
                  device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
-                 local_files_only: bool = False, allow_pickle: bool = False):
+                 local_files_only: bool = False, allow_pickle: bool = False, backend: str = "eager",
+                 cache_dir: str | os.PathLike | None = None):
         dtype = _dtype_name(dtype or "float32")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend == "openvino" and dtype not in OPENVINO_DTYPES:
+            raise ValueError(f"the openvino backend runs float32 (f32 hint) or bfloat16 (bf16 hint), not {dtype}; "
+                             f"use backend='eager' for {dtype}")
         self.model = resolve_inpaint_model(model, local_files_only=local_files_only, allow_pickle=allow_pickle)
         _check_dtype_validated(self.model, dtype)
+        if backend == "openvino" and (device is None or device == "auto"):
+            device = "cpu"
         self.device = _torch_device(device, self.model, own_device=isinstance(model, GANModel))
-        _probe_dtype(dtype, self.device)
-        self.dtype = dtype
-        self.runner = _EagerRunner(self.model, self.device, dtype)  # the generator on device / dtype
+        self.dtype, self.backend = dtype, backend
+        if backend == "eager":
+            _probe_dtype(dtype, self.device)
+            self.runner: Any = _EagerRunner(self.model, self.device, dtype)  # the generator on device / dtype
+        else:
+            self.runner = _OpenVINORunner(self.model, self.device, dtype, cache_dir)
         sp = self.model.specs
         self.channels: int = int(sp.inputs[0].shape[1])
         self.multiple: int = int(sp.size_multiple)
@@ -222,12 +240,15 @@ class Inpainter:
         img = torch.from_numpy(np.ascontiguousarray(_pad(x, pads))).permute(2, 0, 1)[None] * (ihi - ilo) + ilo
         mask = torch.from_numpy(np.pad(known, pads, constant_values=True))[None, None]
         r = self.runner
-        with torch.inference_mode(), eval_mode(r.net):
-            img, mask = img.to(device=r.device, dtype=r.dtype), mask.to(device=r.device, dtype=r.dtype)
-            if r.channels_last:
-                img, mask = (t.contiguous(memory_format=torch.channels_last) for t in (img, mask))
-            _, raw = r.net(img, mask, return_raw=True)
-            raw = raw.to("cpu", torch.float32)
+        if self.backend == "openvino":  # the graph's output is the composite: the raw output in the holes
+            raw = r.run(img, mask.float())
+        else:
+            with torch.inference_mode(), eval_mode(r.net):
+                img, mask = img.to(device=r.device, dtype=r.dtype), mask.to(device=r.device, dtype=r.dtype)
+                if r.channels_last:
+                    img, mask = (t.contiguous(memory_format=torch.channels_last) for t in (img, mask))
+                _, raw = r.net(img, mask, return_raw=True)
+                raw = raw.to("cpu", torch.float32)
         if not torch.isfinite(raw).all():
             raise FloatingPointError(f"{_label(self.model)} produced non-finite values ({self.dtype}); "
                                      f"use dtype='float32'")
@@ -236,6 +257,9 @@ class Inpainter:
 
     def __call__(self, image: ImageInput, mask: ImageInput, *, raw: bool = False) -> np.ndarray:
         """Inpaint one image (see :func:`inpaint`)."""
+        if raw and self.backend != "eager":
+            raise ValueError(f"raw=True needs backend='eager': the {self.backend} graph returns the composite "
+                             f"(known pixels are the input's), not the raw output everywhere")
         arr = _pixels(image, "image")
         squeeze = arr.ndim == 2
         arr = _as_hwc(arr)
@@ -272,20 +296,21 @@ class Inpainter:
 
 def inpaint(image: ImageInput, mask: ImageInput, model: str | os.PathLike | GANModel = "pggan_inpaint", *,
             raw: bool = False, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
-            local_files_only: bool = False, allow_pickle: bool = False) -> np.ndarray:
+            local_files_only: bool = False, allow_pickle: bool = False, backend: str = "eager",
+            cache_dir: str | os.PathLike | None = None) -> np.ndarray:
     """Fill the holes of ``image`` that ``mask`` marks with an inpainting model; returns a numpy array.
 
     image: a numpy array (H, W) / (H, W, C), C = 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA, dtype uint8, uint16 or float
         in [0, 1]; a PIL Image; or an image file path (EXIF orientation applied, 16-bit PNG kept).
     mask: bool (H, W) with True = hole, or a mask image / PIL image / path whose white (grey >= 128, opaque)
         pixels are holes (module docstring); its size must be the image's; not every pixel a hole.
-    model / device / dtype / local_files_only / allow_pickle: see :class:`Inpainter`.
+    model / device / dtype / local_files_only / allow_pickle / backend / cache_dir: see :class:`Inpainter`.
     Returns an array of the input's shape, channels and dtype: the composite (known pixels the input's, holes from
     the model), or with ``raw=True`` the model's raw output everywhere. Alpha is kept; grey comes back as the luma
     of the model's RGB output.
     """
     return Inpainter(model, device=device, dtype=dtype, local_files_only=local_files_only,
-                     allow_pickle=allow_pickle)(image, mask, raw=raw)
+                     allow_pickle=allow_pickle, backend=backend, cache_dir=cache_dir)(image, mask, raw=raw)
 
 
 def opencv_inpaint(image: np.ndarray, hole: np.ndarray, algorithm: str = "telea", *,

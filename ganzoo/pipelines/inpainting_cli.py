@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto: cuda if available)")
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
                    help="compute precision (default: float32)")
+    p.add_argument("--backend", choices=("eager", "openvino"), default="eager",
+                   help="PyTorch, or OpenVINO (CPU) through the validated, cached IR (float32: f32 hint, bfloat16: "
+                        "bf16 hint; not with --raw) (default: eager)")
     p.add_argument("--offline", action="store_true", help="use cached/embedded model files only")
     p.add_argument("--format", choices=tuple(_FORMATS), default=None,
                    help="output format (default: from OUT's suffix for one file, else the input's)")
@@ -96,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         from .images import read_image, write_image
         from .inpainting import Inpainter, rects_mask
 
-        inp = Inpainter(args.model, device=args.device, dtype=args.dtype, local_files_only=args.offline)
+        inp = Inpainter(args.model, device=args.device, dtype=args.dtype, local_files_only=args.offline,
+                        backend=args.backend)
         logger.info("inpainting %d image(s) with %s (%s, %s)", len(jobs), args.model, inp.dtype, inp.device)
         for job in jobs:
             src = str(job.src)

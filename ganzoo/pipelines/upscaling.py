@@ -47,12 +47,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger("ganzoo.pipelines")
 
-__all__ = ["upscale", "Upscaler", "receptive_radius", "resolve_sr_model", "onnx_cache_dir", "DTYPES", "BACKENDS",
+__all__ = ["upscale", "Upscaler", "receptive_radius", "resolve_sr_model", "onnx_cache_dir", "cached_onnx",
+           "cached_openvino", "DTYPES", "BACKENDS",
            "DEFAULT_TILE", "DEFAULT_OVERLAP"]
 
 #: canonical dtype name -> torch dtype, from the one table (every alias of ganzoo.utils.FLOAT_DTYPES is accepted)
 DTYPES = {str(dt).replace("torch.", ""): dt for dt in FLOAT_DTYPES.values()}
-BACKENDS = ("eager", "onnxruntime")
+BACKENDS = ("eager", "onnxruntime", "openvino")
 DEFAULT_TILE = 256
 DEFAULT_OVERLAP = 32
 #: ITU-R BT.601 luma weights (Pillow's RGB -> L conversion)
@@ -261,6 +262,56 @@ def cached_onnx(model: GANModel, dtype: str, cache_dir: str | os.PathLike | None
     return path
 
 
+#: pipeline dtype -> OpenVINO precision (ganzoo.export.openvino.PRECISIONS): the inference precision hint
+OPENVINO_DTYPES = {"float32": "fp32", "bfloat16": "bf16"}
+
+
+def cached_openvino(model: GANModel, dtype: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The validated OpenVINO IR (``ganzoo.export.openvino.to_openvino``, dynamic B/H/W) of ``model``'s generator
+    for ``dtype`` ("float32": hint f32, "bfloat16": hint bf16), from :func:`onnx_cache_dir` when an identical model
+    was exported before (the name carries :func:`_export_key` and the OpenVINO version). Written atomically."""
+    precision = OPENVINO_DTYPES.get(dtype)
+    if precision is None:
+        raise ValueError(f"the openvino backend runs float32 (f32 hint) or bfloat16 (bf16 hint), not {dtype}; "
+                         f"use backend='eager' for {dtype}")
+    from ..export.openvino import require_openvino, to_openvino
+
+    ov = require_openvino()
+    m, _ = _export_ready(model)
+    key = hashlib.sha256(f"{_export_key(m, dtype)}:openvino={ov.__version__}".encode()).hexdigest()
+    stem = (m.model_name or "model").replace(os.sep, "_")
+    path = onnx_cache_dir(cache_dir) / f"{stem}-ov-{precision}-{key[:32]}.xml"
+    if path.is_file() and path.with_suffix(".bin").is_file():
+        logger.info("using the cached OpenVINO IR %s", path)
+        return path
+    logger.info("exporting %s to OpenVINO (%s) for the openvino backend; cached as %s", _label(m), precision, path)
+    to_openvino(m, path, precision, overwrite=True)
+    return path
+
+
+class _OpenVINORunner:
+    """The cached OpenVINO IR on the CPU, compiled with its precision hint set explicitly: (B, C, h, w) float32
+    in -> float32 out (CPU tensors), for every input of the generator in spec order."""
+
+    def __init__(self, model: GANModel, device: torch.device, dtype: str, cache_dir: str | os.PathLike | None):
+        if device.type != "cpu":
+            raise ValueError(f"backend='openvino' runs on the CPU, got device {device}")
+        from ..export.openvino import compile_ir
+
+        self.path = cached_openvino(model, dtype, cache_dir)
+        self.compiled = compile_ir(self.path, OPENVINO_DTYPES[dtype], threads=torch.get_num_threads())
+        self.info = {"backend": "openvino", "device": str(device), "dtype": dtype, "ir": str(self.path),
+                     "inference_precision_hint": str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))}
+
+    def run(self, *xs: torch.Tensor) -> torch.Tensor:
+        """The graph's first output for the inputs ``xs``."""
+        res = self.compiled([x.detach().cpu().float().contiguous().numpy() for x in xs])
+        return torch.from_numpy(np.array(res[self.compiled.outputs[0]], dtype=np.float32))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(x)
+
+
 class _OrtRunner:
     """The cached ONNX export in ONNX Runtime (CPU, or CUDA for a cuda device)."""
 
@@ -343,8 +394,10 @@ class Upscaler:
         (it is not moved or modified: a copy is made when ``device``/``dtype`` differ from its own).
     dtype: "float32", "float16" or "bfloat16" (torch dtypes and fp32/fp16/bf16 accepted); reduced precisions only for
         models whose metadata validates them (``pretrained_cfg.half_precision``) or models without metadata.
-    backend: "eager" (PyTorch) or "onnxruntime" (float32/float16: the validated ``to_onnx`` export, cached in
-        :func:`onnx_cache_dir` by the sha256 of the generator's weights, config and dtype).
+    backend: "eager" (PyTorch), "onnxruntime" (float32/float16: the validated ``to_onnx`` export, cached in
+        :func:`onnx_cache_dir` by the sha256 of the generator's weights, config and dtype) or "openvino" (CPU,
+        float32 with the f32 precision hint or bfloat16 with the bf16 hint: the validated ``to_openvino`` IR,
+        cached the same way, :func:`cached_openvino`).
     device: "cpu", "cuda", "cuda:N", "auto" (cuda when available) or None: a GANModel's own device, "auto" for a
         model given by name or path.
     """
@@ -357,9 +410,14 @@ class Upscaler:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if backend == "onnxruntime" and dtype == "bfloat16":
             raise ValueError("the onnxruntime backend runs float32 or float16 graphs, not bfloat16; "
-                             "use backend='eager' for bfloat16")
+                             "use backend='eager' or 'openvino' for bfloat16")
+        if backend == "openvino" and dtype not in OPENVINO_DTYPES:
+            raise ValueError(f"the openvino backend runs float32 (f32 hint) or bfloat16 (bf16 hint), not {dtype}; "
+                             f"use backend='eager' for {dtype}")
         self.model = resolve_sr_model(model, allow_pickle=allow_pickle)
         _check_dtype_validated(self.model, dtype)
+        if backend == "openvino" and (device is None or device == "auto"):
+            device = "cpu"  # OpenVINO runs on the CPU here; "auto" would pick a GPU for torch
         self.device = _torch_device(device, self.model, own_device=isinstance(model, GANModel))
         if backend == "eager":
             _probe_dtype(dtype, self.device)
@@ -367,8 +425,10 @@ class Upscaler:
         self.scale: int = int(self.model.config.scale)
         self.channels: int = int(self.model.config.in_channels)
         self.input_range, self.output_range = _io_ranges(self.model)
-        self.runner = (_EagerRunner(self.model, self.device, dtype) if backend == "eager"
-                       else _OrtRunner(self.model, self.device, dtype, cache_dir))
+        runners = {"eager": lambda: _EagerRunner(self.model, self.device, dtype),
+                   "onnxruntime": lambda: _OrtRunner(self.model, self.device, dtype, cache_dir),
+                   "openvino": lambda: _OpenVINORunner(self.model, self.device, dtype, cache_dir)}
+        self.runner = runners[backend]()
         self.last_plan: TilePlan | None = None
 
     @property
