@@ -15,6 +15,8 @@ __all__ = [
     "lerp", "slerp", "latent_path", "interpolate", "latent_walk", "interpolation_grid", "write_interpolation",
     # inversion
     "invert", "InversionResult", "LatentEncoder", "train_encoder_on_samples",
+    # DCGAN encoders (IcGAN / BiGAN) and their files
+    "DCGANEncoder", "EncoderConfig", "train_icgan_encoder", "save_encoder", "load_encoder",
     # attribute vectors
     "attribute_vector", "edit", "EditResult",
     # constrained editing (iGAN)
@@ -31,6 +33,8 @@ _LAZY = {
     "latent_walk": "interpolation", "interpolation_grid": "interpolation", "write_interpolation": "interpolation",
     "invert": "inversion", "InversionResult": "inversion", "LatentEncoder": "inversion",
     "train_encoder_on_samples": "inversion",
+    "DCGANEncoder": "encoders", "EncoderConfig": "encoders", "train_icgan_encoder": "encoders",
+    "save_encoder": "encoders", "load_encoder": "encoders",
     "attribute_vector": "attributes", "edit": "attributes", "EditResult": "attributes",
     "constrained_edit": "editing", "ConstrainedEditResult": "editing", "ColorConstraint": "editing",
     "EdgeConstraint": "editing", "FunctionConstraint": "editing",
@@ -40,6 +44,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from ._core import LatentGenerator, LatentInputError, LatentSpec, bind, latent_spec
     from .attributes import EditResult, attribute_vector, edit
+    from .encoders import DCGANEncoder, EncoderConfig, load_encoder, save_encoder, train_icgan_encoder
     from .editing import ColorConstraint, ConstrainedEditResult, EdgeConstraint, FunctionConstraint, constrained_edit
     from .inpaint import SemanticInpaintResult, importance_weights, semantic_inpaint
     from .interpolation import (interpolate, interpolation_grid, latent_path, latent_walk, lerp, slerp,

@@ -31,7 +31,7 @@ from ._core import (LatentGenerator, bind, check_choice, check_float, check_int,
 logger = logging.getLogger("ganzoo.latent")
 
 __all__ = ["InversionResult", "invert", "INVERSION_METHODS", "LatentEncoder", "train_encoder_on_samples",
-           "encode"]
+           "encode", "recalibrate_batchnorm"]
 
 INVERSION_METHODS = ("optimize", "encoder", "encoder+optimize")
 
@@ -236,16 +236,22 @@ class LatentEncoder(nn.Module):
 def train_encoder_on_samples(model: GANModel | LatentGenerator, encoder: nn.Module, steps: int = 1000,
                              batch_size: int = 64, lr: float = 1e-3, seed: int | None = 0, *,
                              extra_inputs: Mapping[str, Any] | Sequence[Any] | None = None,
+                             recon_weight: float = 0.0, bn_batches: int = 16,
                              progress: bool | None = None) -> list[float]:
     """Train ``encoder`` in place, IcGAN-style (Perarnau et al. 2016): z ~ prior, x = G(z) (no gradient),
-    minimise mse(E(x), z) with Adam (``lr``, betas (0.5, 0.999)) for ``steps`` batches of ``batch_size``.
+    minimise mse(E(x), z) (+ ``recon_weight * mse(G(E(x)), x)``, the image reconstruction through the frozen
+    generator) with Adam (``lr``, betas (0.5, 0.999)) for ``steps`` batches of ``batch_size``.
 
-    The generator is frozen (eval mode, no gradients) and left as it was. The encoder ends in eval mode. Returns the
-    loss after each step (the MSE in latent units: a Gaussian prior's codes have variance 1)."""
+    The generator is frozen (eval mode, no gradients into its weights) and left as it was. The encoder ends in
+    eval mode; its BatchNorm running statistics (if any) are re-estimated after training over ``bn_batches``
+    generated batches with the final weights (0: kept as training left them). Returns the latent MSE after each
+    step (in latent units: a Gaussian prior's codes have variance 1), without the reconstruction term."""
     lg = bind(model, extra_inputs)
     steps = check_int(steps, "steps", lo=1)
     batch_size = check_int(batch_size, "batch_size", lo=2)
     lr = check_float(lr, "lr", lo_open=True)
+    recon_weight = check_float(recon_weight, "recon_weight")
+    bn_batches = check_int(bn_batches, "bn_batches", lo=0)
     if not isinstance(encoder, nn.Module):
         raise TypeError(f"encoder: expected a torch.nn.Module to train, got {type(encoder).__name__}")
     gen = make_generator(seed)
@@ -260,12 +266,38 @@ def train_encoder_on_samples(model: GANModel | LatentGenerator, encoder: nn.Modu
             z = lg.sample(batch_size, gen)
             with torch.no_grad():
                 x = lg(z)
-            loss = (encoder(x) - z).pow(2).mean()
+            ze = encoder(x)
+            zloss = (ze - z).pow(2).mean()
+            loss = zloss + recon_weight * (lg(lg.project(ze)) - x).pow(2).mean() if recon_weight > 0 else zloss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            history.append(float(loss.detach()))
+            history.append(float(zloss.detach()))
             bar.update(1)
+        recalibrate_batchnorm(encoder, lambda: lg(lg.sample(batch_size, gen)), bn_batches)
     encoder.eval()
     logger.info("trained the encoder for %d steps: latent MSE %.4f -> %.4f", steps, history[0], history[-1])
     return history
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(module: nn.Module, batch: Callable[[], torch.Tensor], batches: int) -> None:
+    """Set the BatchNorm running statistics of ``module`` to their average over ``batches`` batches of
+    ``batch()`` with the final weights (training moves the weights faster than the momentum-0.1 running averages
+    follow; eval mode would then normalise with stale statistics). Nothing to do without BatchNorm layers."""
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not bns or batches < 1:
+        return
+    momenta = [m.momentum for m in bns]
+    was = module.training
+    try:
+        module.train()
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average
+        for _ in range(batches):
+            module(batch())
+    finally:
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+        module.train(was)

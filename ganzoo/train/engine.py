@@ -89,6 +89,14 @@ class GANTrainer:
         """A batch of images (N, C, H, W) to save as the step's sample grid, and their value range."""
         raise NotImplementedError
 
+    def extra_modules(self) -> dict[str, torch.nn.Module]:
+        """Trained networks outside the model (e.g. BiGAN's encoder and joint discriminator): their states go into
+        the checkpoint beside the model's and are restored on resume. Default: none."""
+        return {}
+
+    def save_extras(self) -> None:
+        """Write files beside the model into the run folder after each checkpoint (rank 0). Default: nothing."""
+
     def training_info(self) -> dict[str, Any]:
         """What the model card says about how the weights were made (recipe, command, steps, losses, wall time)."""
         import platform
@@ -212,11 +220,16 @@ class GANTrainer:
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                 "rng": self.gen.get_state(),
             }
+            extras = self.extra_modules()
+            if extras:
+                state["extra"] = {n: {k: v.detach().cpu() for k, v in unwrap(m).state_dict().items()}
+                                  for n, m in extras.items()}
             atomic_write(self.train_dir / CHECKPOINT, lambda f: torch.save(state, f))
             # the recipe of the checkpoint: a resumed run may have raised --steps (or changed --threads)
             self._write(self.train_dir / "recipe.json", json.dumps(dataclasses.asdict(self.recipe), indent=2))
             cpu = model if self.ctx.device.type == "cpu" else copy.deepcopy(unwrap(model)).cpu()
             save_pretrained(cpu, self.out, training=self.training_info(), overwrite=True)
+            self.save_extras()
         self.ctx.barrier()
 
     def _load_checkpoint(self, path: Path) -> None:
@@ -232,6 +245,10 @@ class GANTrainer:
             raise ValueError(f"--resume: the run is at step {state['step']}, beyond --steps {self.recipe.steps}")
         assert self.model is not None
         self.model.load_state_dict(state["model"])
+        for n, m in self.extra_modules().items():
+            if n not in state.get("extra", {}):
+                raise ValueError(f"--resume: the checkpoint has no state for {n!r}")
+            unwrap(m).load_state_dict(state["extra"][n])
         for k, o in self.optimizers.items():
             o.load_state_dict(state["optimizers"][k])
         self.gen.set_state(state["rng"])

@@ -1,0 +1,457 @@
+"""Measure ganzoo.latent's inversion, attribute editing and interpolation on the polygon DCGAN (issue 14).
+
+    python tools/eval_latent.py --model runs/dcgan32-polygons --icgan runs/icgan-polygons \\
+        --bigan runs/bigan-polygons --classifier runs/polygon-classifier --threads 1 \\
+        --json latent_polygons.json --markdown latent_polygons.md
+    python tools/eval_latent.py --model RUN --icgan DIR --icgan-steps 300 --quick ...   # a small smoke run
+
+Everything is measured on **held-out real polygon images** (:func:`ganzoo.data.polygons.polygon_heldout`,
+``POLYGONS_HELDOUT_SEED``, never trained on): images ``[0, n_eval)`` are inverted and edited; the attribute vectors
+are computed from images ``[half, 2 * half)`` of the held-out set (``half`` = ``--heldout`` / 2), disjoint from the
+edited ones.
+
+1. **Inversion** (:func:`ganzoo.latent.invert`, one start per image, Adam lr 0.05, pixel MSE, no prior or feature
+   term): optimise-from-random, IcGAN encoder only, IcGAN encoder-then-optimise, BiGAN encoder only, BiGAN
+   encoder-then-optimise, at each ``--steps`` budget; PSNR of G(z) against the image (peak = the [-1, 1] range's
+   width, i.e. PSNR of images in [0, 1]), mean over the images, time per image (the batch's wall time / its size),
+   and the share of reconstructions whose four factors the classifier reads as the image's true labels.
+2. **Attribute editing** (:func:`ganzoo.latent.attribute_vector`, :func:`ganzoo.latent.edit`, z = E(x), strength
+   ``--strength``): for each encoder and each edit (colour red -> blue, blue -> red, size small -> large,
+   large -> small), the vector is mean E(x) over vector images with the target value minus the mean over those
+   with the source value; edited images are the evaluation images with the source value. An edit **succeeds**
+   when the classifier reads the target value on G(z + v) and the same other three factors as on the unedited
+   reconstruction G(z).
+3. **Interpolation** (:func:`ganzoo.latent.interpolate`, slerp and linear, ``--frames`` frames): pairs of evaluation
+   images with size small and large and the same colour and sides, endpoints inverted with the IcGAN encoder then
+   ``max(--steps)`` optimisation steps; along each path the classifier's expected size class (sum_k k p_k, in
+   [0, 2]) and P(large) are **monotone** when no step goes against the endpoints' direction by more than
+   ``--tolerance`` (0.05); also the share of paths whose colour reading stays the endpoints'.
+
+A :class:`ganzoo.train.classifiers.PolygonClassifier` reads the factors: loaded from ``--classifier DIR`` when
+``DIR/classifier.safetensors`` exists, otherwise trained on real images of its own seed
+(``CLASSIFIER_SEED``, not the GAN's seed 0 nor the held-out seed) and saved there; its held-out accuracy per factor
+is reported. An encoder folder without ``encoder.safetensors`` is trained IcGAN-style when ``--icgan-steps`` is
+given (:func:`ganzoo.latent.encoders.train_icgan_encoder`) and saved there; without it that encoder's rows are left
+out. The JSON report holds every number, the settings and wall times; the markdown (also on stdout) the tables.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+logger = logging.getLogger("eval_latent")
+
+CLASSIFIER_FILE = "classifier.safetensors"
+#: (factor, source value, target value): the edits measured, by class index names below
+EDITS = (("colour", "red", "blue"), ("colour", "blue", "red"), ("size", "small", "large"), ("size", "large", "small"))
+SIZE_NAMES = ("small", "medium", "large")
+
+
+def class_index(factor: str, name: str) -> int:
+    """The class index of a named factor value ("red" -> 0, "large" -> 2)."""
+    from ganzoo.data.polygons import POLYGON_COLOURS
+
+    names = list(POLYGON_COLOURS) if factor == "colour" else list(SIZE_NAMES)
+    return names.index(name)
+
+
+# ------------------------------------------------------------------------------------------------ classifier
+
+
+def get_classifier(folder: Path | None, *, n: int, epochs: int) -> tuple[Any, dict[str, Any]]:
+    """The factor classifier: loaded from ``folder/classifier.safetensors`` or trained (and saved there)."""
+    from ganzoo.hub.io import save_safetensors
+    from ganzoo.train.classifiers import CLASSIFIER_SEED, PolygonClassifier, train_polygon_classifier
+
+    path = folder / CLASSIFIER_FILE if folder is not None else None
+    if path is not None and path.is_file():
+        from safetensors.torch import load_file
+
+        clf = PolygonClassifier()
+        try:
+            clf.load_state_dict(load_file(str(path)))
+        except RuntimeError as e:
+            raise ValueError(f"--classifier {folder}: {CLASSIFIER_FILE} is not a PolygonClassifier ({e})") from None
+        info = json.loads((folder / "classifier.json").read_text()) if (folder / "classifier.json").is_file() else {}
+        logger.info("loaded the factor classifier from %s", path)
+        return clf.eval(), {**info, "loaded_from": str(path)}
+    t0 = time.perf_counter()
+    clf = train_polygon_classifier(n, seed=CLASSIFIER_SEED, epochs=epochs)
+    info = {"train_images": n, "epochs": epochs, "seed": CLASSIFIER_SEED, "train_s": round(time.perf_counter() - t0, 1)}
+    if path is not None:
+        from ganzoo.utils import atomic_write
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_safetensors(clf.state_dict(), path, metadata={"format": "pt", "ganzoo_classifier": "PolygonClassifier"})
+        atomic_write(folder / "classifier.json", (json.dumps(info, indent=2) + "\n").encode())
+    return clf, info
+
+
+@torch.no_grad()
+def classify(clf: Any, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Softmax probabilities per factor of images (B, 3, 32, 32) in [-1, 1], in batches of 256."""
+    outs: dict[str, list[torch.Tensor]] = {}
+    for i in range(0, len(x), 256):
+        for k, v in clf(x[i:i + 256].float().cpu()).items():
+            outs.setdefault(k, []).append(v.softmax(1))
+    return {k: torch.cat(v) for k, v in outs.items()}
+
+
+def predict(clf: Any, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    return {k: p.argmax(1) for k, p in classify(clf, x).items()}
+
+
+# ------------------------------------------------------------------------------------------------ encoders
+
+
+def get_encoder(folder: Path | None, model: Any, *, train_steps: int | None, label: str, model_arg: str
+                ) -> tuple[Any, Any, dict[str, Any]] | None:
+    """(encoder, the generator it inverts, info) for the encoder in ``folder`` (trained and saved there first with
+    ``train_steps``), or None. The generator is ``model``, except for a BiGAN run that fine-tuned its generator
+    (``freeze_g`` false): its own."""
+    from ganzoo.latent.encoders import (ENCODER_WEIGHTS, check_encoder_matches, load_encoder, save_encoder,
+                                        train_icgan_encoder)
+
+    if folder is None:
+        return None
+    if not (folder / ENCODER_WEIGHTS).is_file():
+        if not train_steps:
+            logger.warning("%s: no %s in %s; its rows are left out", label, ENCODER_WEIGHTS, folder)
+            return None
+        t0 = time.perf_counter()
+        enc, hist = train_icgan_encoder(model, train_steps, generator=model_arg, progress=True)
+        tail = hist[-50:]
+        info = {"tool": "tools/eval_latent.py", "steps": train_steps, "latent_mse_first": hist[0],
+                "latent_mse_last50": sum(tail) / len(tail), "wall_s": round(time.perf_counter() - t0, 1)}
+        save_encoder(enc, folder, info=info)
+    enc = load_encoder(folder)
+    check_encoder_matches(enc, model)
+    js = folder / "encoder.json"
+    info = json.loads(js.read_text()).get("training", {}) if js.is_file() else {}
+    gen, own = model, False
+    recipe = folder / "train" / "recipe.json"
+    if enc.config.method == "bigan" and recipe.is_file() and not json.loads(recipe.read_text()).get("freeze_g"):
+        import ganzoo
+
+        gen, own = ganzoo.load(folder, device="cpu").eval(), True
+        logger.info("%s: the run fine-tuned its generator; its rows use that generator", label)
+    return enc, gen, {"path": str(folder), "method": enc.config.method, "own_generator": own, **info}
+
+
+# ------------------------------------------------------------------------------------------------ measures
+
+
+def factors_match(pred: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], factors=None) -> torch.Tensor:
+    """(B,) bool: every factor of ``factors`` (default all) of ``pred`` equals ``labels``."""
+    ks = list(factors or pred)
+    ok = torch.ones(len(pred[ks[0]]), dtype=torch.bool)
+    for k in ks:
+        ok &= pred[k] == labels[k]
+    return ok
+
+
+def run_inversion(model: Any, clf: Any, x: torch.Tensor, labels: dict[str, torch.Tensor],
+                  encoders: dict[str, Any], budgets: list[int], seed: int) -> list[dict[str, Any]]:
+    from ganzoo.latent import invert
+
+    rows = []
+    plan: list[tuple[str, str, Any, int, Any]] = [("optimize from random", "optimize", None, s, model)
+                                                  for s in budgets]
+    for name, (enc, gen) in encoders.items():
+        plan.append((f"{name} encoder", "encoder", enc, 0, gen))
+        plan += [(f"{name} encoder + optimize", "encoder+optimize", enc, s, gen) for s in budgets]
+    for label, method, enc, steps, gen in plan:
+        res = invert(gen, x, method, steps=max(steps, 1), restarts=1, encoder=enc, seed=seed, progress=False)
+        kept = factors_match(predict(clf, res.reconstruction), labels)
+        rows.append({"method": label, "steps": steps, "images": len(x), "psnr_mean": float(res.psnr.mean()),
+                     "psnr_std": float(res.psnr.std()) if len(x) > 1 else 0.0, "mse_mean": float(res.mse.mean()),
+                     "time_per_image_s": res.time_s / len(x), "factors_kept": float(kept.float().mean())})
+        logger.info("inversion %s, %d steps: PSNR %.2f dB", label, steps, rows[-1]["psnr_mean"])
+    return rows
+
+
+def run_edits(clf: Any, x_edit: torch.Tensor, lab_edit: dict[str, torch.Tensor], x_vec: torch.Tensor,
+              lab_vec: dict[str, torch.Tensor], encoders: dict[str, Any], strength: float) -> list[dict[str, Any]]:
+    from ganzoo.data.polygons import FACTORS
+    from ganzoo.latent import attribute_vector, edit
+
+    rows = []
+    for name, (enc, model) in encoders.items():
+        for factor, src, dst in EDITS:
+            a, b = class_index(factor, src), class_index(factor, dst)
+            with_ = x_vec[lab_vec[factor] == b]
+            without = x_vec[lab_vec[factor] == a]
+            todo = x_edit[lab_edit[factor] == a]
+            row = {"encoder": name, "edit": f"{factor} {src} -> {dst}", "strength": strength, "images": len(todo),
+                   "vector_images": [len(with_), len(without)]}
+            if len(with_) == 0 or len(without) == 0 or len(todo) == 0:
+                rows.append({**row, "success": None, "target": None, "kept": None, "reconstruction_correct": None})
+                continue
+            v = attribute_vector(enc, with_, without)
+            res = edit(model, todo, {factor: strength}, {factor: v}, encoder=enc)
+            pe, pr = predict(clf, res.outputs), predict(clf, res.reconstruction)
+            others = [f for f in FACTORS if f != factor]
+            target = pe[factor] == b
+            kept = factors_match(pe, pr, others)
+            true = {k: lab_edit[k][lab_edit[factor] == a] for k in FACTORS}
+            rows.append({**row, "success": float((target & kept).float().mean()),
+                         "target": float(target.float().mean()), "kept": float(kept.float().mean()),
+                         "reconstruction_correct": float(factors_match(pr, true).float().mean()),
+                         "vector_norm": float(v.norm())})
+            logger.info("edit %s (%s): success %.3f", row["edit"], name, rows[-1]["success"])
+    return rows
+
+
+def monotone(v: np.ndarray, tol: float) -> bool:
+    """True when ``v`` (T,) never steps against the direction of v[-1] - v[0] by more than ``tol``."""
+    sign = 1.0 if v[-1] >= v[0] else -1.0
+    return bool((sign * np.diff(v) >= -tol).all())
+
+
+def run_interpolation(model: Any, clf: Any, x: torch.Tensor, lab: dict[str, torch.Tensor], encoder: Any,
+                      *, steps: int, frames: int, max_pairs: int, tol: float, seed: int) -> dict[str, Any]:
+    from ganzoo.latent import interpolate, invert
+
+    small = torch.nonzero(lab["size"] == 0).flatten().tolist()
+    large = torch.nonzero(lab["size"] == 2).flatten().tolist()
+    pairs, used = [], set()
+    for i in small:
+        for j in large:
+            if j not in used and lab["colour"][i] == lab["colour"][j] and lab["sides"][i] == lab["sides"][j]:
+                pairs.append((i, j))
+                used.add(j)
+                break
+        if len(pairs) >= max_pairs:
+            break
+    out: dict[str, Any] = {"pairs": len(pairs), "frames": frames, "tolerance": tol, "endpoint_steps": steps}
+    if not pairs:
+        return out
+    idx = torch.tensor([k for p in pairs for k in p])
+    method = "encoder+optimize" if encoder is not None else "optimize"
+    inv = invert(model, x[idx], method, steps=steps, restarts=1, encoder=encoder, seed=seed, progress=False)
+    out["endpoint_method"] = method + (" (IcGAN)" if encoder is not None else "")
+    out["endpoint_psnr"] = float(inv.psnr.mean())
+    for path in ("slerp", "linear"):
+        mono_v = mono_p = colour_kept = ends_ok = 0
+        for k in range(len(pairs)):
+            imgs = interpolate(model, inv.z[2 * k], inv.z[2 * k + 1], steps=frames, method=path)
+            p = classify(clf, imgs)
+            size_p = p["size"].numpy()
+            ev = size_p @ np.arange(3, dtype=np.float64)
+            mono_v += monotone(ev, tol)
+            mono_p += monotone(size_p[:, 2], tol)
+            col = p["colour"].argmax(1)
+            colour_kept += bool((col == col[0]).all() and (col[-1] == col[0]))
+            ends_ok += bool(p["size"][0].argmax() == 0 and p["size"][-1].argmax() == 2)
+        n = len(pairs)
+        out[path] = {"monotone_expected_size": mono_v / n, "monotone_p_large": mono_p / n,
+                     "colour_constant": colour_kept / n, "endpoints_small_large": ends_ok / n}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def evaluate(model: Any, *, model_arg: str, clf: Any, clf_info: dict[str, Any], encoders: dict[str, Any],
+             encoder_info: dict[str, Any], heldout: int, n_eval: int, budgets: list[int], strength: float,
+             frames: int, pairs: int, tol: float, seed: int) -> dict[str, Any]:
+    """Every measure of the module docstring, as a JSON-serialisable report. encoders: name ("IcGAN", "BiGAN")
+    -> (encoder, the generator it inverts); the IcGAN one (if any) also inverts the interpolation endpoints."""
+    from ganzoo.data.polygons import FACTORS, POLYGONS_HELDOUT_SEED, polygon_heldout
+    from ganzoo.train.classifiers import polygon_accuracy
+
+    t0 = time.perf_counter()
+    xs, labs = polygon_heldout(heldout)
+    x = torch.from_numpy(xs)
+    lab = {k: torch.from_numpy(labs[k]) for k in FACTORS}
+    half = heldout // 2
+    n_eval = min(n_eval, half)
+    ev = slice(0, n_eval)
+    x_ev, lab_ev = x[ev], {k: v[ev] for k, v in lab.items()}
+    x_vec, lab_vec = x[half:2 * half], {k: v[half:2 * half] for k, v in lab.items()}
+    acc = polygon_accuracy(clf, x, labs)
+    timing: dict[str, float] = {}
+    t = time.perf_counter()
+    inv_rows = run_inversion(model, clf, x_ev, lab_ev, encoders, budgets, seed)
+    timing["inversion_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    edit_x, edit_lab = x[:half], {k: v[:half] for k, v in lab.items()}
+    edit_rows = run_edits(clf, edit_x, edit_lab, x_vec, lab_vec, encoders, strength)
+    timing["editing_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    icgan = encoders.get("IcGAN")
+    interp = run_interpolation(model, clf, edit_x, edit_lab, icgan[0] if icgan else None, steps=max(budgets),
+                               frames=frames, max_pairs=pairs, tol=tol, seed=seed)
+    timing["interpolation_s"] = round(time.perf_counter() - t, 1)
+    timing["total_s"] = round(time.perf_counter() - t0, 1)
+    import ganzoo
+
+    return {
+        "model": model_arg, "model_name": model.model_name, "config": model.config.to_dict(),
+        "heldout": {"seed": POLYGONS_HELDOUT_SEED, "images": heldout, "inverted": n_eval,
+                    "edited_from": f"[0, {half})", "vectors_from": f"[{half}, {2 * half})"},
+        "classifier": {**clf_info, "heldout_accuracy": acc, "heldout_images": heldout},
+        "encoders": encoder_info, "inversion": {"budgets": budgets, "lr": 0.05, "restarts": 1, "rows": inv_rows},
+        "editing": {"strength": strength, "rows": edit_rows}, "interpolation": interp, "timing": timing,
+        "machine": {"cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
+                    "device": "cpu"},
+        "versions": {"ganzoo": ganzoo.__version__, "torch": torch.__version__},
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def _f(v: Any, fmt: str = ".3f") -> str:
+    return "n/a" if v is None else format(v, fmt)
+
+
+def markdown(r: dict[str, Any]) -> str:
+    h, c = r["heldout"], r["classifier"]
+    acc = ", ".join(f"{k} {v:.3f}" for k, v in c["heldout_accuracy"].items())
+    src = (f"loaded from {c['loaded_from']}" if "loaded_from" in c else "trained here")
+    trained = f"{c.get('train_images', '?')} real images of seed {c.get('seed', '?')}, {c.get('epochs', '?')} epochs"
+    lines = [f"## Latent tools on {r['model']} ({r['model_name']}, nz={r['config'].get('nz')})", "",
+             f"Held-out real polygons (seed {h['seed']}, never trained on): {h['images']} images; inversion on the "
+             f"first {h['inverted']}, edits of images {h['edited_from']}, attribute vectors from {h['vectors_from']}.",
+             "", f"Factor classifier ({src}; {trained}): held-out accuracy {acc}.", ""]
+    for name, info in r["encoders"].items():
+        lines.append(f"- {name} encoder: {info.get('path')} ({info.get('method')}; "
+                     f"{info.get('steps', '?')} steps" + (f", {info['wall_s']} s" if "wall_s" in info else "")
+                     + ("; its rows use the run's own fine-tuned generator" if info.get("own_generator") else "")
+                     + ")")
+    inv = r["inversion"]
+    lines += ["", f"### Inversion (one start per image, Adam lr {inv['lr']}, pixel MSE)", "",
+              "| method | steps | PSNR (dB), mean ± sd | time / image (ms) | factors kept |",
+              "|---|---:|---:|---:|---:|"]
+    for row in inv["rows"]:
+        lines.append(f"| {row['method']} | {row['steps']} | {row['psnr_mean']:.2f} ± {row['psnr_std']:.2f} | "
+                     f"{1000 * row['time_per_image_s']:.1f} | {row['factors_kept']:.3f} |")
+    lines += ["", "Factors kept: share of reconstructions whose four factors the classifier reads as the image's "
+              "true labels.", "", f"### Attribute editing (z = E(x), strength {r['editing']['strength']:g})", "",
+              "| encoder | edit | images | success | target reached | others kept | reconstruction correct |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    for row in r["editing"]["rows"]:
+        lines.append(f"| {row['encoder']} | {row['edit']} | {row['images']} | {_f(row['success'])} | "
+                     f"{_f(row['target'])} | {_f(row['kept'])} | {_f(row['reconstruction_correct'])} |")
+    lines += ["", "Success: the classifier reads the target value on the edit and the same other three factors as on "
+              "the unedited reconstruction. Reconstruction correct: all four factors of G(E(x)) read as the true "
+              "labels.", ""]
+    it = r["interpolation"]
+    lines += [f"### Interpolation ({it['pairs']} pairs small -> large of the same colour and sides, {it['frames']} "
+              f"frames, tolerance {it['tolerance']})", ""]
+    if it["pairs"]:
+        lines += [f"Endpoints: {it['endpoint_method']}, {it['endpoint_steps']} steps, PSNR {it['endpoint_psnr']:.2f} "
+                  f"dB.", "", "| path | E[size] monotone | P(large) monotone | colour constant | ends read small / "
+                  "large |", "|---|---:|---:|---:|---:|"]
+        for p in ("slerp", "linear"):
+            q = it[p]
+            lines.append(f"| {p} | {q['monotone_expected_size']:.3f} | {q['monotone_p_large']:.3f} | "
+                         f"{q['colour_constant']:.3f} | {q['endpoints_small_large']:.3f} |")
+    t = r["timing"]
+    lines += ["", f"{t['total_s']:.0f} s (inversion {t['inversion_s']:.0f} s, editing {t['editing_s']:.0f} s, "
+              f"interpolation {t['interpolation_s']:.0f} s) on {r['machine']['cpu']} (cpu, "
+              f"{r['machine']['torch_threads']} thread(s)), ganzoo {r['versions']['ganzoo']}, torch "
+              f"{r['versions']['torch']}, {r['date']}."]
+    return "\n".join(lines) + "\n"
+
+
+def _int_at_least(lo: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an int >= {lo}, got {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"expected an int >= {lo}, got {v}")
+        return v
+
+    return parse
+
+
+def _budgets(text: str) -> list[int]:
+    try:
+        vals = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated step counts such as 50,200, got {text!r}") from None
+    if not vals or any(v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"expected step counts >= 1, got {text!r}")
+    return vals
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True, help="the polygon DCGAN: a run folder or name.tag ganzoo.load accepts")
+    ap.add_argument("--icgan", type=Path, default=None, help="folder of the IcGAN encoder (encoder.safetensors)")
+    ap.add_argument("--icgan-steps", type=_int_at_least(1), default=None,
+                    help="train the IcGAN encoder for this many steps when --icgan has none, and save it there")
+    ap.add_argument("--bigan", type=Path, default=None, help="a BiGAN run folder (python -m ganzoo.train.bigan)")
+    ap.add_argument("--classifier", type=Path, default=None,
+                    help="folder of the factor classifier (trained and saved there when absent)")
+    ap.add_argument("--classifier-images", type=_int_at_least(64), default=12000)
+    ap.add_argument("--classifier-epochs", type=_int_at_least(1), default=6)
+    ap.add_argument("--heldout", type=_int_at_least(8), default=512, help="held-out images used (default 512)")
+    ap.add_argument("--n", type=_int_at_least(1), default=128, help="images inverted per method (default 128)")
+    ap.add_argument("--steps", type=_budgets, default=[50, 200], help="optimisation budgets (default 50,200)")
+    ap.add_argument("--strength", type=float, default=1.0, help="attribute vector strength (default 1)")
+    ap.add_argument("--frames", type=_int_at_least(2), default=9)
+    ap.add_argument("--pairs", type=_int_at_least(1), default=32)
+    ap.add_argument("--tolerance", type=float, default=0.05)
+    ap.add_argument("--seed", type=_int_at_least(0), default=0)
+    ap.add_argument("--threads", type=_int_at_least(0), default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--quick", action="store_true",
+                    help="a smoke run: 64 held-out images, 8 inverted, budgets 5,10, a classifier of 256 images, "
+                         "1 epoch, 2 pairs of 5 frames")
+    ap.add_argument("--json", default=None, help="write the JSON report here")
+    ap.add_argument("--markdown", default=None, help="write the markdown tables here")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    if a.quick:
+        a.heldout, a.n, a.steps, a.classifier_images, a.classifier_epochs = 64, 8, [5, 10], 256, 1
+        a.pairs, a.frames = 2, 5
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    import ganzoo
+    from ganzoo.errors import GanzooError
+    from ganzoo.models.dcgan import DCGANConfig
+    from ganzoo.utils import atomic_write
+
+    try:
+        model = ganzoo.load(a.model, device="cpu").eval()
+    except (GanzooError, OSError, ValueError) as e:
+        ap.error(f"--model {a.model}: {e}")
+    cfg = model.config
+    if not isinstance(cfg, DCGANConfig) or cfg.nc != 3 or cfg.image_size != 32:
+        ap.error(f"--model {a.model}: expected a 32x32 RGB DCGAN (the polygons), got {model.model_name} "
+                 f"{getattr(cfg, 'nc', '?')}x{getattr(cfg, 'image_size', '?')}")
+    encoders, info = {}, {}
+    try:
+        for label, folder, steps in (("IcGAN", a.icgan, a.icgan_steps), ("BiGAN", a.bigan, None)):
+            got = get_encoder(folder, model, train_steps=steps, label=label, model_arg=a.model)
+            if got is not None:
+                encoders[label], info[label] = got[:2], got[2]
+        clf, clf_info = get_classifier(a.classifier, n=a.classifier_images, epochs=a.classifier_epochs)
+    except (ValueError, OSError) as e:
+        ap.error(str(e))
+    report = evaluate(model, model_arg=a.model, clf=clf, clf_info=clf_info, encoders=encoders, encoder_info=info,
+                      heldout=a.heldout, n_eval=a.n, budgets=a.steps, strength=a.strength, frames=a.frames,
+                      pairs=a.pairs, tol=a.tolerance, seed=a.seed)
+    report["command"] = " ".join(["python", "tools/eval_latent.py", *(sys.argv[1:] if argv is None else argv)])
+    if a.json:
+        atomic_write(Path(a.json), (json.dumps(report, indent=2) + "\n").encode())
+    md = markdown(report)
+    if a.markdown:
+        atomic_write(Path(a.markdown), md.encode())
+    sys.stdout.write(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
