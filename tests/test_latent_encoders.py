@@ -237,3 +237,85 @@ def test_eval_latent_quick(tmp_path, capsys, small_polygons):
     assert set(r["classifier"]["heldout_accuracy"]) == {"colour", "size", "sides", "pos"}
     assert (tmp_path / "clf" / "classifier.safetensors").is_file()
     assert "### Inversion" in (tmp_path / "r.md").read_text() and "### Inversion" in capsys.readouterr().out
+
+
+def _saved_with_encoder(tmp_path):
+    """A tiny DCGAN's save_pretrained folder with an IcGAN encoder beside its weights (as a published repo)."""
+    m = _tiny()
+    folder = ganzoo.save_pretrained(m, tmp_path / "with-enc")
+    enc, _ = train_icgan_encoder(m, 30, batch_size=16, seed=0, progress=False)
+    save_encoder(enc, folder, info={"steps": 30})
+    return m, folder, enc
+
+
+def test_published_encoder_from_a_folder_is_verified(tmp_path):
+    from ganzoo.errors import IntegrityError
+    from ganzoo.latent.encoders import published_encoder
+
+    m, folder, enc = _saved_with_encoder(tmp_path)
+    got = published_encoder(folder)
+    x = m.generator(torch.randn(4, TINY["nz"], generator=torch.Generator().manual_seed(1)))
+    torch.testing.assert_close(got(x), enc.eval()(x), rtol=0, atol=0)
+    assert published_encoder(f"local-dir:{folder}") is not None
+    # a folder without an encoder, and a registry tag whose (embedded) repo ships none: None, no network
+    assert published_encoder(ganzoo.save_pretrained(m, tmp_path / "bare")) is None
+    assert published_encoder("dcgan.mnist", local_files_only=True) is None
+    assert published_encoder("pggan_inpaint.places365") is None  # a tag without weights
+    # a flipped byte: the sha256 in encoder.json catches it on load
+    w = folder / "encoder.safetensors"
+    data = bytearray(w.read_bytes())
+    data[-1] ^= 1
+    w.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="encoder.safetensors has sha256 .* expects"):
+        published_encoder(folder)
+
+
+def test_published_encoder_from_a_hub_server(hub_server, tmp_path):
+    """An hf-hub: repo shipping encoder.json + encoder.safetensors: downloaded, verified, cached, then offline."""
+    from ganzoo.latent.encoders import published_encoder
+
+    m, folder, enc = _saved_with_encoder(tmp_path)
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    hub_server.store.add("ganzoo-test/with-encoder", files)
+    bare = {k: v for k, v in files.items() if not k.startswith("encoder")}
+    hub_server.store.add("ganzoo-test/no-encoder", bare)
+    cache = tmp_path / "cache"
+    got = published_encoder("hf-hub:ganzoo-test/with-encoder", cache_dir=cache)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    torch.testing.assert_close(got(x), enc.eval()(x), rtol=0, atol=0)
+    n = len(hub_server.requests)
+    again = published_encoder("hf-hub:ganzoo-test/with-encoder", cache_dir=cache, local_files_only=True)
+    assert again is not None and len(hub_server.requests) == n
+    assert published_encoder("hf-hub:ganzoo-test/no-encoder", cache_dir=cache) is None
+
+
+def test_invert_cli_uses_the_shipped_encoder_and_safetensors_files(tmp_path, capsys):
+    from PIL import Image
+
+    from ganzoo.cli import main
+
+    m, folder, enc = _saved_with_encoder(tmp_path)
+    img = tmp_path / "a.png"
+    with torch.no_grad():
+        x = m.generator(torch.randn(1, TINY["nz"], generator=torch.Generator().manual_seed(5)))
+    Image.fromarray(((x[0].permute(1, 2, 0).clamp(-1, 1) + 1) * 127.5).round().byte().numpy()).save(img)
+    # no --encoder: the folder's own encoder
+    assert main(["invert", str(folder), str(img), "-o", str(tmp_path / "r1.png"), "--method", "encoder",
+                 "--no-progress"]) == 0
+    line1 = capsys.readouterr().out.splitlines()[0]
+    assert "(encoder, 0 steps)" in line1  # line: "IMG: PSNR p dB, MSE m, t s (encoder, 0 steps)"
+    # --encoder as the .safetensors file and as the folder, for a model folder that ships none
+    bare = ganzoo.save_pretrained(m, tmp_path / "bare")
+    for given in (folder / "encoder.safetensors", folder):
+        assert main(["invert", str(bare), str(img), "-o", str(tmp_path / "r2.png"), "--overwrite", "--method",
+                     "encoder", "--encoder", str(given), "--no-progress"]) == 0
+        assert capsys.readouterr().out.splitlines()[0].rsplit(", ", 1)[0] == line1.rsplit(", ", 1)[0]
+    assert main(["invert", str(bare), str(img), "-o", str(tmp_path / "r3.png"), "--method", "encoder"]) == 1
+    err = capsys.readouterr().err
+    assert "needs an encoder" in err and "ships none" in err
+    # an encoder for another model: refused with the mismatch named
+    other = encoder_for(ganzoo.create("dcgan_32", **{**TINY, "nz": 12}))
+    save_encoder(other, tmp_path / "other")
+    assert main(["invert", str(bare), str(img), "-o", str(tmp_path / "r4.png"), "--method", "encoder",
+                 "--encoder", str(tmp_path / "other")]) == 1
+    assert "nz 12 != 8" in capsys.readouterr().err

@@ -61,9 +61,10 @@ def add_inversion_arguments(p: argparse.ArgumentParser) -> None:
                    help="weight of ||z||^2 / dim for Gaussian priors (default: 0)")
     g.add_argument("--feature-weight", type=non_negative_float, default=0.0, dest="feature_weight",
                    help="weight of the discriminator-feature loss (DCGAN, 3D-GAN; default: 0)")
-    g.add_argument("--encoder", metavar="FILE.pt2",
-                   help="an encoder images -> z saved with torch.export.save (as --save-encoder writes it), for "
-                        "the encoder methods")
+    g.add_argument("--encoder", metavar="FILE",
+                   help="an encoder images -> z for the encoder methods: a torch.export archive (.pt2, as "
+                        "--save-encoder writes it) or a ganzoo encoder (encoder.safetensors, or a folder holding "
+                        "one). Default for those methods: the encoder the model ships, where it has one")
     g.add_argument("--train-encoder", type=positive_int, metavar="STEPS", dest="train_encoder",
                    help="train a small encoder on generated (z, G(z)) pairs for STEPS batches of 64 first (IcGAN)")
     g.add_argument("--save-encoder", metavar="FILE.pt2", dest="save_encoder",
@@ -82,15 +83,12 @@ def check_output(output: str, overwrite: bool, suffixes: tuple[str, ...], what: 
 
 
 def check_inversion_args(args: argparse.Namespace) -> None:
-    if args.method != "optimize" and not (args.encoder or args.train_encoder):
-        raise UsageError(f"--method {args.method} needs an encoder: --encoder FILE.pt2 or "
-                         f"--train-encoder STEPS")
     if args.encoder and args.train_encoder:
         raise UsageError("give --encoder FILE.pt2 or --train-encoder STEPS, not both")
     if args.save_encoder and not args.train_encoder:
         raise UsageError("--save-encoder saves the encoder --train-encoder trains; give --train-encoder STEPS")
-    if args.encoder and not Path(args.encoder).is_file():
-        raise UsageError(f"--encoder {args.encoder}: no such file")
+    if args.encoder and not Path(args.encoder).exists():
+        raise UsageError(f"--encoder {args.encoder}: no such file or folder")
     if args.save_encoder:
         check_output(args.save_encoder, args.overwrite, (".pt2",), "--save-encoder")
     if args.seed < 0:
@@ -182,10 +180,23 @@ def save_rows(path: Path, columns: list[Any], value_range: tuple[float, float]) 
 
 
 def get_encoder(args: argparse.Namespace, lg):
-    """The encoder of --encoder (a torch.export archive) or a LatentEncoder trained for --train-encoder steps;
-    None for --method optimize without either."""
+    """The encoder of --encoder (a torch.export archive, or a ganzoo DCGANEncoder file or folder), a
+    LatentEncoder trained for --train-encoder steps, or for an encoder method without either the encoder the model
+    ships (UsageError when it has none); None for --method optimize without either."""
     import torch
 
+    if args.encoder and (Path(args.encoder).is_dir() or Path(args.encoder).suffix == ".safetensors"):
+        from .encoders import check_encoder_matches, load_encoder
+
+        try:
+            enc = load_encoder(args.encoder, device=lg.device)
+        except (FileNotFoundError, ValueError) as e:
+            raise UsageError(f"--encoder {args.encoder}: {e}") from None
+        try:
+            check_encoder_matches(enc, lg)
+        except (ValueError, TypeError) as e:
+            raise UsageError(f"--encoder {args.encoder}: {e}") from None
+        return enc.to(lg.dtype)
     if args.encoder:
         try:
             enc = torch.export.load(args.encoder).module()
@@ -210,6 +221,18 @@ def get_encoder(args: argparse.Namespace, lg):
             atomic_write(args.save_encoder, lambda f: torch.export.save(program, f))
             print(Path(args.save_encoder).absolute())
         return enc
+    if args.method != "optimize":
+        from .encoders import check_encoder_matches, published_encoder
+
+        enc = published_encoder(args.model, device=lg.device, local_files_only=args.offline)
+        if enc is None:
+            raise UsageError(f"--method {args.method} needs an encoder and {args.model} ships none: give "
+                             f"--encoder FILE (.pt2 or encoder.safetensors) or --train-encoder STEPS")
+        try:
+            check_encoder_matches(enc, lg)
+        except (ValueError, TypeError) as e:
+            raise UsageError(f"the encoder {args.model} ships: {e}") from None
+        return enc.to(lg.dtype)
     return None
 
 
