@@ -58,3 +58,33 @@ def test_recipe_accepts_polygons():
     from ganzoo.train.dcgan import DCGANRecipe, check_recipe
 
     check_recipe(DCGANRecipe(model="dcgan_32", dataset="polygons", steps=1))
+
+
+def test_polygon_classifier_save_load_round_trip(tmp_path):
+    import torch
+
+    from ganzoo.errors import IntegrityError
+    from ganzoo.train.classifiers import PolygonClassifier, load_polygon_classifier, save_polygon_classifier
+
+    torch.manual_seed(0)
+    clf = PolygonClassifier().eval()
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    w = save_polygon_classifier(clf, tmp_path / "c", info={"epochs": 2})
+    got, info = load_polygon_classifier(tmp_path / "c")
+    assert info["epochs"] == 2 and info["kind"] == "PolygonClassifier" and len(info["sha256"]) == 64
+    for k, v in clf(x).items():
+        torch.testing.assert_close(got(x)[k], v, rtol=0, atol=0)
+    # float16 storage: half the bytes, loads as float32 within fp16 rounding
+    wh = save_polygon_classifier(clf, tmp_path / "h.safetensors", half=True)
+    assert wh.stat().st_size < 0.6 * w.stat().st_size
+    half, _ = load_polygon_classifier(wh)
+    assert next(half.parameters()).dtype == torch.float32
+    for k, v in clf(x).items():
+        torch.testing.assert_close(half(x)[k], v, rtol=0, atol=5e-3)
+    data = bytearray(w.read_bytes())
+    data[-1] ^= 1
+    w.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="sha256 differs"):
+        load_polygon_classifier(tmp_path / "c")
+    with pytest.raises(FileNotFoundError, match="no polygon classifier"):
+        load_polygon_classifier(tmp_path / "none")

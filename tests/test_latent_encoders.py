@@ -236,6 +236,13 @@ def test_eval_latent_quick(tmp_path, capsys, small_polygons):
     assert all(row["psnr_mean"] > 0 and row["time_per_image_s"] > 0 for row in r["inversion"]["rows"])
     assert set(r["classifier"]["heldout_accuracy"]) == {"colour", "size", "sides", "pos"}
     assert (tmp_path / "clf" / "classifier.safetensors").is_file()
+    sm = r["samples"]
+    assert sm["n"] == 64 and list(sm["rows"]) == ["samples", "untrained G", "held-out real"]
+    for row in sm["rows"].values():
+        assert 0 <= row["confident"] <= 1 and set(row["tv"]) == {"colour", "size", "sides", "pos"}
+        assert all(0 <= v <= 1 for v in row["tv"].values())
+        assert all(abs(sum(h) - 1) < 1e-9 for h in row["hist"].values())
+    assert "### Samples read by the factor classifier" in (tmp_path / "r.md").read_text()
     assert "### Inversion" in (tmp_path / "r.md").read_text() and "### Inversion" in capsys.readouterr().out
 
 

@@ -26,6 +26,10 @@ edited ones.
    ``max(--steps)`` optimisation steps; along each path the classifier's expected size class (sum_k k p_k, in
    [0, 2]) and P(large) are **monotone** when no step goes against the endpoints' direction by more than
    ``--tolerance`` (0.05); also the share of paths whose colour reading stays the endpoints'.
+4. **Samples** (``--samples``, 2048): what the classifier reads on G(z), z ~ N(0, 1), next to an untrained G of the
+   same config (the floor) and the held-out real images (the ceiling): per factor the total-variation distance
+   between its class histogram and the held-out labels' histogram, and the share read confidently (p >= 0.9) on
+   all four factors.
 
 A :class:`ganzoo.train.classifiers.PolygonClassifier` reads the factors: loaded from ``--classifier DIR`` when
 ``DIR/classifier.safetensors`` exists, otherwise trained on real images of its own seed
@@ -50,7 +54,6 @@ import torch
 
 logger = logging.getLogger("eval_latent")
 
-CLASSIFIER_FILE = "classifier.safetensors"
 #: (factor, source value, target value): the edits measured, by class index names below
 EDITS = (("colour", "red", "blue"), ("colour", "blue", "red"), ("size", "small", "large"), ("size", "large", "small"))
 SIZE_NAMES = ("small", "medium", "large")
@@ -69,30 +72,22 @@ def class_index(factor: str, name: str) -> int:
 
 def get_classifier(folder: Path | None, *, n: int, epochs: int) -> tuple[Any, dict[str, Any]]:
     """The factor classifier: loaded from ``folder/classifier.safetensors`` or trained (and saved there)."""
-    from ganzoo.hub.io import save_safetensors
-    from ganzoo.train.classifiers import CLASSIFIER_SEED, PolygonClassifier, train_polygon_classifier
+    from ganzoo.train.classifiers import (CLASSIFIER_SEED, POLYGON_CLASSIFIER_FILE, load_polygon_classifier,
+                                          save_polygon_classifier, train_polygon_classifier)
 
-    path = folder / CLASSIFIER_FILE if folder is not None else None
+    path = folder / POLYGON_CLASSIFIER_FILE if folder is not None else None
     if path is not None and path.is_file():
-        from safetensors.torch import load_file
-
-        clf = PolygonClassifier()
         try:
-            clf.load_state_dict(load_file(str(path)))
-        except RuntimeError as e:
-            raise ValueError(f"--classifier {folder}: {CLASSIFIER_FILE} is not a PolygonClassifier ({e})") from None
-        info = json.loads((folder / "classifier.json").read_text()) if (folder / "classifier.json").is_file() else {}
+            clf, info = load_polygon_classifier(path)
+        except ValueError as e:
+            raise ValueError(f"--classifier {folder}: {e}") from None
         logger.info("loaded the factor classifier from %s", path)
-        return clf.eval(), {**info, "loaded_from": str(path)}
+        return clf, {**info, "loaded_from": str(path)}
     t0 = time.perf_counter()
     clf = train_polygon_classifier(n, seed=CLASSIFIER_SEED, epochs=epochs)
     info = {"train_images": n, "epochs": epochs, "seed": CLASSIFIER_SEED, "train_s": round(time.perf_counter() - t0, 1)}
     if path is not None:
-        from ganzoo.utils import atomic_write
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_safetensors(clf.state_dict(), path, metadata={"format": "pt", "ganzoo_classifier": "PolygonClassifier"})
-        atomic_write(folder / "classifier.json", (json.dumps(info, indent=2) + "\n").encode())
+        save_polygon_classifier(clf, path, info=info)
     return clf, info
 
 
@@ -261,9 +256,47 @@ def run_interpolation(model: Any, clf: Any, x: torch.Tensor, lab: dict[str, torc
 # ------------------------------------------------------------------------------------------------ report
 
 
+@torch.no_grad()
+def factor_profile(clf: Any, x: torch.Tensor, conf: float = 0.9) -> dict[str, Any]:
+    """What the classifier reads on images (B, 3, 32, 32) in [-1, 1]: per factor the histogram of its argmax,
+    and the share of images whose every factor is read with probability >= ``conf``."""
+    probs = classify(clf, x)
+    hist = {k: (torch.bincount(p.argmax(1), minlength=p.shape[1]).double() / len(x)).tolist()
+            for k, p in probs.items()}
+    confident = torch.stack([p.max(1).values >= conf for p in probs.values()]).all(0)
+    return {"hist": hist, "confident": float(confident.double().mean())}
+
+
+def _tv(p: list[float], q: list[float]) -> float:
+    return 0.5 * float(sum(abs(a - b) for a, b in zip(p, q)))
+
+
+def run_samples(model: Any, clf: Any, x_real: torch.Tensor, lab_real: dict[str, torch.Tensor], n: int,
+                seed: int) -> dict[str, Any]:
+    """Sample quality read by the factor classifier: ``n`` samples of G (z ~ N(0, 1), seeded), an untrained G of
+    the same config (the floor) and the held-out real images (the ceiling). Per factor the total-variation distance
+    between the classifier's histogram on the images and the real labels' histogram (0 = the factor's values are
+    as common as in the data), and the share of images read confidently on all four factors."""
+    import ganzoo
+
+    from ganzoo.data.polygons import N_CLASSES
+
+    true_hist = {k: (torch.bincount(v, minlength=N_CLASSES[k]).double() / len(v)).tolist() for k, v in lab_real.items()}
+    z = torch.randn(n, model.config.nz, generator=torch.Generator().manual_seed(seed))
+    torch.manual_seed(seed)
+    untrained = ganzoo.create(model.model_name, **model.config.to_dict()).eval()
+    rows = {}
+    for label, imgs in (("samples", model.generator(z)), ("untrained G", untrained.generator(z)),
+                        ("held-out real", x_real)):
+        prof = factor_profile(clf, imgs.clamp(-1, 1))
+        rows[label] = {"images": len(imgs), "confident": prof["confident"],
+                       "tv": {k: _tv(prof["hist"][k], true_hist[k]) for k in true_hist}, "hist": prof["hist"]}
+    return {"n": n, "seed": seed, "confidence": 0.9, "true_hist": true_hist, "rows": rows}
+
+
 def evaluate(model: Any, *, model_arg: str, clf: Any, clf_info: dict[str, Any], encoders: dict[str, Any],
              encoder_info: dict[str, Any], heldout: int, n_eval: int, budgets: list[int], strength: float,
-             frames: int, pairs: int, tol: float, seed: int) -> dict[str, Any]:
+             frames: int, pairs: int, tol: float, seed: int, samples: int = 2048) -> dict[str, Any]:
     """Every measure of the module docstring, as a JSON-serialisable report. encoders: name ("IcGAN", "BiGAN")
     -> (encoder, the generator it inverts); the IcGAN one (if any) also inverts the interpolation endpoints."""
     from ganzoo.data.polygons import FACTORS, POLYGONS_HELDOUT_SEED, polygon_heldout
@@ -292,6 +325,9 @@ def evaluate(model: Any, *, model_arg: str, clf: Any, clf_info: dict[str, Any], 
     interp = run_interpolation(model, clf, edit_x, edit_lab, icgan[0] if icgan else None, steps=max(budgets),
                                frames=frames, max_pairs=pairs, tol=tol, seed=seed)
     timing["interpolation_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    sample_report = run_samples(model, clf, x, lab, samples, seed)
+    timing["samples_s"] = round(time.perf_counter() - t, 1)
     timing["total_s"] = round(time.perf_counter() - t0, 1)
     import ganzoo
 
@@ -301,7 +337,8 @@ def evaluate(model: Any, *, model_arg: str, clf: Any, clf_info: dict[str, Any], 
                     "edited_from": f"[0, {half})", "vectors_from": f"[{half}, {2 * half})"},
         "classifier": {**clf_info, "heldout_accuracy": acc, "heldout_images": heldout},
         "encoders": encoder_info, "inversion": {"budgets": budgets, "lr": 0.05, "restarts": 1, "rows": inv_rows},
-        "editing": {"strength": strength, "rows": edit_rows}, "interpolation": interp, "timing": timing,
+        "editing": {"strength": strength, "rows": edit_rows}, "interpolation": interp, "samples": sample_report,
+        "timing": timing,
         "machine": {"cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
                     "device": "cpu"},
         "versions": {"ganzoo": ganzoo.__version__, "torch": torch.__version__},
@@ -355,6 +392,19 @@ def markdown(r: dict[str, Any]) -> str:
             q = it[p]
             lines.append(f"| {p} | {q['monotone_expected_size']:.3f} | {q['monotone_p_large']:.3f} | "
                          f"{q['colour_constant']:.3f} | {q['endpoints_small_large']:.3f} |")
+    sm = r.get("samples")
+    if sm:
+        from ganzoo.data.polygons import FACTORS
+
+        lines += ["", f"### Samples read by the factor classifier ({sm['n']} samples, z ~ N(0, 1), seed {sm['seed']})",
+                  "", "| images | confident on all factors | " + " | ".join(f"TV {k}" for k in FACTORS) + " |",
+                  "|---|---:|" + "---:|" * len(FACTORS)]
+        for label, row in sm["rows"].items():
+            lines.append(f"| {label} ({row['images']}) | {row['confident']:.3f} | "
+                         + " | ".join(f"{row['tv'][k]:.3f}" for k in FACTORS) + " |")
+        lines += ["", f"Confident: every factor read with probability >= {sm['confidence']}. TV: total-variation "
+                  "distance between the classifier's class histogram on those images and the held-out labels' "
+                  "histogram (0 = each value as common as in the data; the real row is the classifier's own error)."]
     t = r["timing"]
     lines += ["", f"{t['total_s']:.0f} s (inversion {t['inversion_s']:.0f} s, editing {t['editing_s']:.0f} s, "
               f"interpolation {t['interpolation_s']:.0f} s) on {r['machine']['cpu']} (cpu, "
@@ -404,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=_int_at_least(2), default=9)
     ap.add_argument("--pairs", type=_int_at_least(1), default=32)
     ap.add_argument("--tolerance", type=float, default=0.05)
+    ap.add_argument("--samples", type=_int_at_least(1), default=2048,
+                    help="generated samples whose factors the classifier reads (default 2048)")
     ap.add_argument("--seed", type=_int_at_least(0), default=0)
     ap.add_argument("--threads", type=_int_at_least(0), default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--quick", action="store_true",
@@ -415,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     if a.quick:
         a.heldout, a.n, a.steps, a.classifier_images, a.classifier_epochs = 64, 8, [5, 10], 256, 1
-        a.pairs, a.frames = 2, 5
+        a.pairs, a.frames, a.samples = 2, 5, 64
     if a.threads:
         torch.set_num_threads(a.threads)
     import ganzoo
@@ -442,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(str(e))
     report = evaluate(model, model_arg=a.model, clf=clf, clf_info=clf_info, encoders=encoders, encoder_info=info,
                       heldout=a.heldout, n_eval=a.n, budgets=a.steps, strength=a.strength, frames=a.frames,
-                      pairs=a.pairs, tol=a.tolerance, seed=a.seed)
+                      pairs=a.pairs, tol=a.tolerance, seed=a.seed, samples=a.samples)
     report["command"] = " ".join(["python", "tools/eval_latent.py", *(sys.argv[1:] if argv is None else argv)])
     if a.json:
         atomic_write(Path(a.json), (json.dumps(report, indent=2) + "\n").encode())

@@ -33,7 +33,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["VoxelClassifier", "train_voxel_classifier", "classify_volumes", "score_voxel_samples", "MOTION_WINDOW",
            "MOTION_SIZE", "DIRECTION_NAMES", "SPEED_NAMES", "MOTION_HEADS", "NOT_MOTION", "direction_bucket",
-           "speed_bucket", "MotionClassifier", "train_motion_classifier", "classify_motion", "score_motion_samples"]
+           "speed_bucket", "MotionClassifier", "train_motion_classifier", "classify_motion", "score_motion_samples",
+           "PolygonClassifier", "train_polygon_classifier", "polygon_accuracy", "POLYGON_CLASSIFIER_FILE",
+           "save_polygon_classifier", "load_polygon_classifier"]
 
 #: the seed of the classifier's training shapes (the GAN recipes use data seed 0 by default; either way the
 #: held-out seed of ganzoo.data.voxels is refused)
@@ -500,3 +502,67 @@ def polygon_accuracy(model: PolygonClassifier, x: torch.Tensor, labels: dict[str
     """Per-factor accuracy in [0, 1] of ``model`` on images ``x`` (N, 3, 32, 32) in [-1, 1] with int labels."""
     out = model(x)
     return {k: float((out[k].argmax(1) == torch.as_tensor(labels[k])).float().mean()) for k in out}
+
+
+#: the file name of a saved :class:`PolygonClassifier` (beside it: ``classifier.json``, how it was trained)
+POLYGON_CLASSIFIER_FILE = "classifier.safetensors"
+_CLASSIFIER_META = "ganzoo_classifier"
+
+
+def _classifier_paths(path: Any) -> tuple[Any, Any]:
+    from pathlib import Path
+
+    p = Path(path).expanduser()
+    if p.suffix == ".safetensors":
+        return p, p.with_name("classifier.json")
+    return p / POLYGON_CLASSIFIER_FILE, p / "classifier.json"
+
+
+def save_polygon_classifier(model: PolygonClassifier, path: Any, *, info: dict[str, Any] | None = None,
+                            half: bool = False) -> Any:
+    """Write ``model`` to ``path`` (a folder gets ``classifier.safetensors`` + ``classifier.json``; a
+    ``.safetensors`` path is the weights file, ``classifier.json`` beside it), both atomically; ``half`` stores
+    float16 (it loads back as float32). ``info`` (JSON-serialisable) goes into the JSON with the weights' sha256.
+    Returns the weights file."""
+    import json
+
+    from ..hub.io import save_safetensors
+    from ..utils import atomic_write
+
+    weights, doc_path = _classifier_paths(path)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    sha = save_safetensors(state, weights, metadata={"format": "pt", _CLASSIFIER_META: "PolygonClassifier"})
+    doc = {**(info or {}), "kind": "PolygonClassifier", "weights": weights.name, "sha256": sha}
+    atomic_write(doc_path, (json.dumps(doc, indent=2) + "\n").encode())
+    return weights
+
+
+def load_polygon_classifier(path: Any) -> tuple[PolygonClassifier, dict[str, Any]]:
+    """(classifier in eval mode, float32; its ``classifier.json`` or {}) from a folder or the ``.safetensors``
+    file :func:`save_polygon_classifier` wrote. FileNotFoundError when absent; ValueError for a file that is not
+    one; ganzoo.errors.IntegrityError when the weights differ from the sha256 its JSON records."""
+    import json
+
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from ..errors import IntegrityError
+    from ..hub.io import sha256_file
+
+    weights, doc_path = _classifier_paths(path)
+    if not weights.is_file():
+        raise FileNotFoundError(f"no polygon classifier at {path}: expected {weights}")
+    info = json.loads(doc_path.read_text()) if doc_path.is_file() else {}
+    if info.get("sha256") and sha256_file(weights) != info["sha256"]:
+        raise IntegrityError(f"{weights}: sha256 differs from the one {doc_path.name} records")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{weights}: not a readable safetensors file ({e})") from None
+    clf = PolygonClassifier()
+    try:
+        clf.load_state_dict({k: v.float() for k, v in state.items()})
+    except RuntimeError as e:
+        raise ValueError(f"{weights}: not a PolygonClassifier ({e})") from None
+    return clf.eval(), info
