@@ -232,7 +232,8 @@ def test_eval_latent_quick(tmp_path, capsys, small_polygons):
     assert methods == (["optimize from random"] * 2 + ["IcGAN encoder"] + ["IcGAN encoder + optimize"] * 2
                        + ["BiGAN encoder"] + ["BiGAN encoder + optimize"] * 2)
     assert r["inversion"]["budgets"] == [5, 10] and not r["encoders"]["BiGAN"]["own_generator"]
-    assert len(r["editing"]["rows"]) == 8
+    assert len(r["editing"]["rows"]) == 16 and r["editing"]["strengths"] == [1.0, 2.0]
+    assert sorted({row["strength"] for row in r["editing"]["rows"]}) == [1.0, 2.0]
     assert all(row["psnr_mean"] > 0 and row["time_per_image_s"] > 0 for row in r["inversion"]["rows"])
     assert set(r["classifier"]["heldout_accuracy"]) == {"colour", "size", "sides", "pos"}
     assert (tmp_path / "clf" / "classifier.safetensors").is_file()

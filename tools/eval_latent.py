@@ -16,7 +16,7 @@ edited ones.
    width, i.e. PSNR of images in [0, 1]), mean over the images, time per image (the batch's wall time / its size),
    and the share of reconstructions whose four factors the classifier reads as the image's true labels.
 2. **Attribute editing** (:func:`ganzoo.latent.attribute_vector`, :func:`ganzoo.latent.edit`, z = E(x), strength
-   ``--strength``): for each encoder and each edit (colour red -> blue, blue -> red, size small -> large,
+   ``--strength``, a comma list, each measured): for each encoder and each edit (colour red -> blue, blue -> red, size small -> large,
    large -> small), the vector is mean E(x) over vector images with the target value minus the mean over those
    with the source value; edited images are the evaluation images with the source value. An edit **succeeds**
    when the classifier reads the target value on G(z + v) and the same other three factors as on the unedited
@@ -175,7 +175,8 @@ def run_inversion(model: Any, clf: Any, x: torch.Tensor, labels: dict[str, torch
 
 
 def run_edits(clf: Any, x_edit: torch.Tensor, lab_edit: dict[str, torch.Tensor], x_vec: torch.Tensor,
-              lab_vec: dict[str, torch.Tensor], encoders: dict[str, Any], strength: float) -> list[dict[str, Any]]:
+              lab_vec: dict[str, torch.Tensor], encoders: dict[str, Any],
+              strengths: list[float]) -> list[dict[str, Any]]:
     from ganzoo.data.polygons import FACTORS
     from ganzoo.latent import attribute_vector, edit
 
@@ -186,23 +187,26 @@ def run_edits(clf: Any, x_edit: torch.Tensor, lab_edit: dict[str, torch.Tensor],
             with_ = x_vec[lab_vec[factor] == b]
             without = x_vec[lab_vec[factor] == a]
             todo = x_edit[lab_edit[factor] == a]
-            row = {"encoder": name, "edit": f"{factor} {src} -> {dst}", "strength": strength, "images": len(todo),
-                   "vector_images": [len(with_), len(without)]}
+            base = {"encoder": name, "edit": f"{factor} {src} -> {dst}", "images": len(todo),
+                    "vector_images": [len(with_), len(without)]}
             if len(with_) == 0 or len(without) == 0 or len(todo) == 0:
-                rows.append({**row, "success": None, "target": None, "kept": None, "reconstruction_correct": None})
+                rows += [{**base, "strength": st, "success": None, "target": None, "kept": None,
+                          "reconstruction_correct": None} for st in strengths]
                 continue
             v = attribute_vector(enc, with_, without)
-            res = edit(model, todo, {factor: strength}, {factor: v}, encoder=enc)
-            pe, pr = predict(clf, res.outputs), predict(clf, res.reconstruction)
-            others = [f for f in FACTORS if f != factor]
-            target = pe[factor] == b
-            kept = factors_match(pe, pr, others)
-            true = {k: lab_edit[k][lab_edit[factor] == a] for k in FACTORS}
-            rows.append({**row, "success": float((target & kept).float().mean()),
-                         "target": float(target.float().mean()), "kept": float(kept.float().mean()),
-                         "reconstruction_correct": float(factors_match(pr, true).float().mean()),
-                         "vector_norm": float(v.norm())})
-            logger.info("edit %s (%s): success %.3f", row["edit"], name, rows[-1]["success"])
+            for st in strengths:
+                row = {**base, "strength": st}
+                res = edit(model, todo, {factor: st}, {factor: v}, encoder=enc)
+                pe, pr = predict(clf, res.outputs), predict(clf, res.reconstruction)
+                others = [f for f in FACTORS if f != factor]
+                target = pe[factor] == b
+                kept = factors_match(pe, pr, others)
+                true = {k: lab_edit[k][lab_edit[factor] == a] for k in FACTORS}
+                rows.append({**row, "success": float((target & kept).float().mean()),
+                             "target": float(target.float().mean()), "kept": float(kept.float().mean()),
+                             "reconstruction_correct": float(factors_match(pr, true).float().mean()),
+                             "vector_norm": float(v.norm())})
+                logger.info("edit %s x %g (%s): success %.3f", row["edit"], st, name, rows[-1]["success"])
     return rows
 
 
@@ -295,7 +299,7 @@ def run_samples(model: Any, clf: Any, x_real: torch.Tensor, lab_real: dict[str, 
 
 
 def evaluate(model: Any, *, model_arg: str, clf: Any, clf_info: dict[str, Any], encoders: dict[str, Any],
-             encoder_info: dict[str, Any], heldout: int, n_eval: int, budgets: list[int], strength: float,
+             encoder_info: dict[str, Any], heldout: int, n_eval: int, budgets: list[int], strength: list[float],
              frames: int, pairs: int, tol: float, seed: int, samples: int = 2048) -> dict[str, Any]:
     """Every measure of the module docstring, as a JSON-serialisable report. encoders: name ("IcGAN", "BiGAN")
     -> (encoder, the generator it inverts); the IcGAN one (if any) also inverts the interpolation endpoints."""
@@ -337,7 +341,7 @@ def evaluate(model: Any, *, model_arg: str, clf: Any, clf_info: dict[str, Any], 
                     "edited_from": f"[0, {half})", "vectors_from": f"[{half}, {2 * half})"},
         "classifier": {**clf_info, "heldout_accuracy": acc, "heldout_images": heldout},
         "encoders": encoder_info, "inversion": {"budgets": budgets, "lr": 0.05, "restarts": 1, "rows": inv_rows},
-        "editing": {"strength": strength, "rows": edit_rows}, "interpolation": interp, "samples": sample_report,
+        "editing": {"strengths": strength, "rows": edit_rows}, "interpolation": interp, "samples": sample_report,
         "timing": timing,
         "machine": {"cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
                     "device": "cpu"},
@@ -372,11 +376,12 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| {row['method']} | {row['steps']} | {row['psnr_mean']:.2f} ± {row['psnr_std']:.2f} | "
                      f"{1000 * row['time_per_image_s']:.1f} | {row['factors_kept']:.3f} |")
     lines += ["", "Factors kept: share of reconstructions whose four factors the classifier reads as the image's "
-              "true labels.", "", f"### Attribute editing (z = E(x), strength {r['editing']['strength']:g})", "",
-              "| encoder | edit | images | success | target reached | others kept | reconstruction correct |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+              "true labels.", "", f"### Attribute editing (z = E(x), z + strength * vector)", "",
+              "| encoder | edit | strength | images | success | target reached | others kept | reconstruction "
+              "correct |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in r["editing"]["rows"]:
-        lines.append(f"| {row['encoder']} | {row['edit']} | {row['images']} | {_f(row['success'])} | "
+        lines.append(f"| {row['encoder']} | {row['edit']} | {row['strength']:g} | {row['images']} | "
+                     f"{_f(row['success'])} | "
                      f"{_f(row['target'])} | {_f(row['kept'])} | {_f(row['reconstruction_correct'])} |")
     lines += ["", "Success: the classifier reads the target value on the edit and the same other three factors as on "
               "the unedited reconstruction. Reconstruction correct: all four factors of G(E(x)) read as the true "
@@ -426,6 +431,16 @@ def _int_at_least(lo: int) -> Callable[[str], int]:
     return parse
 
 
+def _strengths(text: str) -> list[float]:
+    try:
+        vals = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not vals or any(not np.isfinite(v) or v == 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"expected non-zero finite strengths, got {text!r}")
+    return vals
+
+
 def _budgets(text: str) -> list[int]:
     try:
         vals = [int(s) for s in text.split(",") if s.strip()]
@@ -450,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heldout", type=_int_at_least(8), default=512, help="held-out images used (default 512)")
     ap.add_argument("--n", type=_int_at_least(1), default=128, help="images inverted per method (default 128)")
     ap.add_argument("--steps", type=_budgets, default=[50, 200], help="optimisation budgets (default 50,200)")
-    ap.add_argument("--strength", type=float, default=1.0, help="attribute vector strength (default 1)")
+    ap.add_argument("--strength", type=_strengths, default=[1.0, 2.0],
+                    help="attribute vector strengths, comma-separated (default 1,2)")
     ap.add_argument("--frames", type=_int_at_least(2), default=9)
     ap.add_argument("--pairs", type=_int_at_least(1), default=32)
     ap.add_argument("--tolerance", type=float, default=0.05)
