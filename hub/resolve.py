@@ -25,7 +25,7 @@ from .validate import parse_hub_spec, validate_filename, validate_repo_id
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Resolved", "resolve_repo", "resolve_local", "read_config", "check_config", "check_inside", "CONFIG_NAME",
+__all__ = ["Resolved", "resolve_repo", "resolve_local", "resolve_extra_files", "resolve_named_repo", "read_config", "check_config", "check_inside", "CONFIG_NAME",
            "CARD_NAME", "WEIGHTS_NAME"]
 
 CONFIG_NAME = "config.json"
@@ -197,6 +197,82 @@ def resolve_repo(repo_id: str, *, revision: str | None = None, filename: str = W
                           local_files_only=local_files_only, sha256=sha256)
     # The snapshot folder name is the commit the revision resolved to.
     return Resolved(weights, cfg_path, "remote", repo_id, weights.parent.name if revision is None else revision)
+
+
+def resolve_named_repo(name: str | os.PathLike) -> tuple[str, str, str | None, str] | None:
+    """Where the files of what :func:`ganzoo.load` was given live: ``("folder", path, None, "local")`` for a
+    folder, ``("repo", repo_id, revision, source)`` for a registry name/tag with published weights (its pinned
+    revision, embedded first) or an ``hf-hub:org/name[@rev]`` spec (remote); None for a bare file, a missing
+    path or a tag without weights."""
+    text = os.fspath(name)
+    if text.startswith("hf-hub:"):
+        repo_id, revision = parse_hub_spec(text)
+        return "repo", repo_id, revision, "remote"
+    path = Path(text[len("local-dir:"):] if text.startswith("local-dir:") else text).expanduser()
+    if path.is_dir():
+        return "folder", str(path), None, "local"
+    if path.exists() or os.sep in text or text.startswith("local-dir:"):
+        return None
+    from ganzoo.registry import resolve_pretrained_cfg
+
+    cfg = resolve_pretrained_cfg(text)
+    if cfg.hub_id is None:
+        return None
+    return "repo", cfg.hub_id, cfg.revision, "auto"
+
+
+def resolve_extra_files(name: str | os.PathLike, manifest: str, weights: str, *,
+                        cache_dir: str | os.PathLike | None = None,
+                        local_files_only: bool = False) -> tuple[Path, Path] | None:
+    """A pair of files a model ships beside its weights (an encoder, a classifier): ``manifest``, a JSON file
+    recording ``"sha256"`` of ``weights``, and the weights file, verified against it (IntegrityError otherwise; a
+    remote download is checked before it enters the cache). ``name`` as :func:`resolve_named_repo`. None when the
+    model ships no ``manifest`` (for an embedded repo, whose copy is the whole repo, without asking the network).
+    """
+    from ganzoo.errors import IntegrityError
+
+    from .io import sha256_file
+
+    validate_filename(manifest)
+    validate_filename(weights)
+    where = resolve_named_repo(name)
+    if where is None:
+        return None
+    kind, ref, revision, source = where
+    if kind == "folder":
+        folder = Path(ref)
+        m, w = folder / manifest, folder / weights
+        for f in (m, w):
+            if f.is_symlink() or f.exists():
+                check_inside(f, folder)
+        if not (m.is_file() and w.is_file()):
+            return None
+        label = str(folder)
+    else:
+        if source == "auto":
+            emb = find_embedded(ref, revision)
+            if emb is not None and manifest not in emb.files:
+                return None
+        kw = {"revision": revision, "source": source, "cache_dir": cache_dir, "local_files_only": local_files_only}
+        try:
+            m = resolve_repo(ref, filename=manifest, **kw).weights
+        except HubError as e:
+            if str(e).startswith(f"file {manifest!r} not found in"):
+                return None
+            raise
+        label = ref
+    try:
+        want = json.loads(Path(m).read_text())["sha256"]
+        if not (isinstance(want, str) and re.fullmatch(r"[0-9a-f]{64}", want)):
+            raise TypeError(f"sha256 {want!r} is not 64 hex digits")
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise CorruptConfigError(f"{label}: {manifest} is unreadable or records no sha256 of {weights} ({e})") from None
+    if kind == "repo":
+        w = resolve_repo(ref, filename=weights, sha256=want, **kw).weights
+    got = sha256_file(w)
+    if got != want:
+        raise IntegrityError(f"{label}: {weights} has sha256 {got}, its {manifest} expects {want}")
+    return Path(m), Path(w)
 
 
 def resolve_spec(spec: str, **kwargs: Any) -> Resolved:

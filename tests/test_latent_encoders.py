@@ -269,6 +269,14 @@ def test_published_encoder_from_a_folder_is_verified(tmp_path):
     assert published_encoder(ganzoo.save_pretrained(m, tmp_path / "bare")) is None
     assert published_encoder("dcgan.mnist", local_files_only=True) is None
     assert published_encoder("pggan_inpaint.places365") is None  # a tag without weights
+    # a manifest that pins nothing is refused, not trusted
+    from ganzoo.errors import CorruptConfigError
+
+    doc = json.loads((folder / "encoder.json").read_text())
+    (folder / "encoder.json").write_text(json.dumps({**doc, "sha256": "abc"}))
+    with pytest.raises(CorruptConfigError, match="records no sha256 of encoder.safetensors"):
+        published_encoder(folder)
+    (folder / "encoder.json").write_text(json.dumps(doc))
     # a flipped byte: the sha256 in encoder.json catches it on load
     w = folder / "encoder.safetensors"
     data = bytearray(w.read_bytes())
@@ -317,7 +325,7 @@ def test_invert_cli_uses_the_shipped_encoder_and_safetensors_files(tmp_path, cap
     for given in (folder / "encoder.safetensors", folder):
         assert main(["invert", str(bare), str(img), "-o", str(tmp_path / "r2.png"), "--overwrite", "--method",
                      "encoder", "--encoder", str(given), "--no-progress"]) == 0
-        assert capsys.readouterr().out.splitlines()[0].rsplit(", ", 1)[0] == line1.rsplit(", ", 1)[0]
+        assert capsys.readouterr().out.splitlines()[0].split(", ")[:2] == line1.split(", ")[:2]
     assert main(["invert", str(bare), str(img), "-o", str(tmp_path / "r3.png"), "--method", "encoder"]) == 1
     err = capsys.readouterr().err
     assert "needs an encoder" in err and "ships none" in err

@@ -229,21 +229,6 @@ def load_encoder(path: str | os.PathLike, *, device: str | torch.device | None =
 
 
 
-def _verify_encoder_file(weights: Path, cfg_path: Path, where: str) -> None:
-    """IntegrityError unless ``weights`` hashes to the sha256 its ``encoder.json`` records."""
-    from ..errors import CorruptConfigError, IntegrityError
-    from ..hub.io import sha256_file
-
-    try:
-        doc = json.loads(cfg_path.read_text())
-        want = doc["sha256"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise CorruptConfigError(f"{where}: {cfg_path.name} is unreadable or names no sha256 ({e})") from None
-    got = sha256_file(weights)
-    if got != want:
-        raise IntegrityError(f"{where}: {weights.name} has sha256 {got}, its {cfg_path.name} expects {want}")
-
-
 def published_encoder(name: str | os.PathLike, *, device: str | torch.device | None = None,
                       local_files_only: bool = False, cache_dir: str | os.PathLike | None = None,
                       ) -> DCGANEncoder | None:
@@ -252,60 +237,21 @@ def published_encoder(name: str | os.PathLike, *, device: str | torch.device | N
     Args:
         name: what :func:`ganzoo.load` was given: a registry name or tag (``"dcgan_32.polygons"``: the tag's hub
             repo at its pinned revision, embedded hub first), an ``hf-hub:org/name[@rev]`` spec, or a folder (a
-            run folder or save_pretrained folder holding ``encoder.safetensors``).
+            run folder or save_pretrained folder holding ``encoder.safetensors`` and ``encoder.json``).
         device: where to put it. ``local_files_only``, ``cache_dir``: as for :func:`ganzoo.load`.
 
     The weights are checked against the sha256 in the repo's ``encoder.json`` on every load (IntegrityError when
     they differ; a remote download is verified before it enters the cache). Returns the encoder in eval mode:
     images (B, nc, S, S) in [-1, 1] -> z (B, nz).
     """
-    from ..errors import HubError
-    from ..hub.embedded import find_embedded
-    from ..hub.resolve import resolve_repo
-    from ..hub.validate import parse_hub_spec
+    from ..hub.resolve import resolve_extra_files
 
-    text = os.fspath(name)
-    path = Path(text[len("local-dir:"):] if text.startswith("local-dir:") else text).expanduser()
-    if not text.startswith("hf-hub:") and path.is_dir():
-        weights, cfg_path = _paths(path)
-        if not weights.is_file():
-            return None
-        if cfg_path.is_file():
-            _verify_encoder_file(weights, cfg_path, str(path))
-        return load_encoder(weights, device=device)
-    if text.startswith("hf-hub:"):
-        repo_id, revision = parse_hub_spec(text)
-        source = "remote"
-    elif path.exists() or os.sep in text or text.startswith("local-dir:"):
-        return None  # a bare weights file (or a missing path) carries no encoder
-    else:
-        from ..registry import resolve_pretrained_cfg
-
-        cfg = resolve_pretrained_cfg(text)
-        if cfg.hub_id is None:
-            return None
-        repo_id, revision, source = cfg.hub_id, cfg.revision, "auto"
-    if source == "auto":
-        emb = find_embedded(repo_id, revision)
-        if emb is not None and ENCODER_CONFIG not in emb.files:
-            return None  # the embedded copy is the whole repo: no encoder, and no reason to ask the network
-    kw = {"revision": revision, "source": source, "cache_dir": cache_dir, "local_files_only": local_files_only}
-    try:
-        cfg_path = resolve_repo(repo_id, filename=ENCODER_CONFIG, **kw).weights
-    except HubError as e:
-        if str(e).startswith(f"file {ENCODER_CONFIG!r} not found in"):
-            return None
-        raise
-    try:
-        want = json.loads(Path(cfg_path).read_text())["sha256"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        from ..errors import CorruptConfigError
-
-        raise CorruptConfigError(f"{repo_id}: {ENCODER_CONFIG} is unreadable or names no sha256 ({e})") from None
-    weights = Path(resolve_repo(repo_id, filename=ENCODER_WEIGHTS, sha256=want, **kw).weights)
-    _verify_encoder_file(weights, Path(cfg_path), repo_id)
-    logger.info("using the encoder published in %s", repo_id)
-    return load_encoder(weights, device=device)
+    got = resolve_extra_files(name, ENCODER_CONFIG, ENCODER_WEIGHTS, cache_dir=cache_dir,
+                              local_files_only=local_files_only)
+    if got is None:
+        return None
+    logger.info("using the encoder published with %s", name)
+    return load_encoder(got[1], device=device)
 
 
 def main(argv: list[str] | None = None) -> None:
