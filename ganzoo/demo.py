@@ -83,11 +83,18 @@ class DemoContext:
     shown_families: dict[str, str] = dataclasses.field(default_factory=dict)  # family -> section id
     load_sr: Callable[[str], Any] | None = None  # how the SR sections load a model (default: load below)
     load: Callable[[str], Any] | None = None  # how the other model sections load a tag (default: embedded hub)
+    #: how a section gets a file a tag ships beside its weights: (tag, "encoder" | "classifier") -> the module or
+    #: None (default: from the tag's embedded repo, sha256-checked)
+    load_extra: Callable[[str, str], Any] | None = None
 
     def load_model(self, name: str) -> Any:
         """The model ``name`` by :attr:`load` (default ``ganzoo.load(name, local_files_only=True)``); raises
         NoPretrainedWeightsError when no weights are published for it."""
         return (self.load or _load_default)(name)
+
+    def load_extra_file(self, tag: str, kind: str) -> Any:
+        """The ``kind`` ("encoder" or "classifier") that ``tag`` ships, or None when it ships none."""
+        return (self.load_extra or _load_extra_default)(tag, kind)
 
     def add_file(self, name: str) -> str:
         """Record ``out_dir/name`` (written atomically by the caller) as a file of the demo; returns ``name``."""
@@ -171,6 +178,20 @@ def _load_default(name: str) -> Any:
 
 
 _load_sr_default = _load_default  # the SR sections' default loader (kept under its old name)
+
+
+def _load_extra_default(tag: str, kind: str) -> Any:
+    if kind == "encoder":
+        from .latent.encoders import published_encoder
+
+        return published_encoder(tag, local_files_only=True)
+    if kind == "classifier":
+        from .hub.resolve import resolve_extra_files
+        from .train.classifiers import POLYGON_CLASSIFIER_FILE, load_polygon_classifier
+
+        got = resolve_extra_files(tag, "classifier.json", POLYGON_CLASSIFIER_FILE, local_files_only=True)
+        return None if got is None else load_polygon_classifier(got[1])[0]
+    raise ValueError(f"kind: expected 'encoder' or 'classifier', got {kind!r}")
 
 
 def _zoom(img: np.ndarray, box: tuple[int, int, int, int], side: int = _ZOOM_SIDE) -> np.ndarray:
@@ -759,6 +780,80 @@ def section_latent(ctx: DemoContext, s: Section) -> Section:
     return s
 
 
+#: The polygon DCGAN of the latent-edits section, the edits shown (factor, from, to), how many held-out images each,
+#: the strength, and the held-out images the attribute vectors are averaged over (disjoint from the edited ones).
+LATENT_POLYGON_TAG = "dcgan_32.polygons"
+LATENT_EDITS: tuple[tuple[str, str, str], ...] = (("colour", "red", "blue"), ("size", "small", "large"))
+LATENT_EDIT_IMAGES = 6
+LATENT_EDIT_STRENGTH = 2.0
+LATENT_VECTOR_IMAGES = (256, 512)
+
+
+def section_latent_edits(ctx: DemoContext, s: Section) -> Section:
+    """Attribute edits of held-out polygons: z = E(x) with the encoder the tag ships, then G(z + strength * v)
+    with v = mean E(x) over held-out images with the target value minus the mean over those with the source
+    value; the factor classifier the tag ships reads every picture."""
+    import torch
+
+    from .data.polygons import FACTORS, POLYGON_COLOURS, polygon_heldout
+    from .latent import attribute_vector, edit
+
+    model, why = _try_load(ctx, LATENT_POLYGON_TAG)
+    if model is None:
+        return _skip(s, f"the polygon model has no published weights. {why}")
+    enc = ctx.load_extra_file(LATENT_POLYGON_TAG, "encoder")
+    clf = ctx.load_extra_file(LATENT_POLYGON_TAG, "classifier")
+    if enc is None or clf is None:
+        return _skip(s, f"{LATENT_POLYGON_TAG} ships no " + ("encoder" if enc is None else "factor classifier")
+                     + " (encoder.safetensors / classifier.safetensors in its repo)")
+    lo, hi = LATENT_VECTOR_IMAGES
+    xs, labs = polygon_heldout(hi)
+    x = torch.from_numpy(xs)
+    lab = {k: torch.from_numpy(labs[k]) for k in FACTORS}
+    names = {"colour": list(POLYGON_COLOURS), "size": ["small", "medium", "large"],
+             "sides": ["3", "4", "5", "6"], "pos": [f"cell {i}" for i in range(9)]}
+
+    def read(images: torch.Tensor) -> dict[str, tuple[list[int], list[float]]]:
+        with torch.no_grad():
+            out = clf(images.float().clamp(-1, 1))
+        return {k: (v.argmax(1).tolist(), v.softmax(1).max(1).values.tolist()) for k, v in out.items()}
+
+    figures, scale = [], 3
+    for factor, src, dst in LATENT_EDITS:
+        a, b = names[factor].index(src), names[factor].index(dst)
+        pool = lab[factor][lo:hi]
+        v = attribute_vector(enc, x[lo:hi][pool == b], x[lo:hi][pool == a])
+        idx = torch.nonzero(lab[factor][:lo] == a).flatten()[:LATENT_EDIT_IMAGES]
+        with torch.no_grad():
+            res = edit(model, x[idx], {factor: LATENT_EDIT_STRENGTH}, {factor: v}, encoder=enc)
+        rec, ed = read(res.reconstruction), read(res.outputs)
+        tiles = torch.stack([x[idx], res.reconstruction.clamp(-1, 1), res.outputs.clamp(-1, 1)], 1)  # (n, 3, C, H, W)
+        arr = ((tiles.permute(0, 1, 3, 4, 2).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+        big = np.repeat(np.repeat(arr, scale, axis=2), scale, axis=3)
+        src_png = ctx.save_png(f"latent_edit_{factor}_{src}_{dst}.png", _tile(big))
+        hits = sum(int(ed[factor][0][i] == b and all(ed[f][0][i] == rec[f][0][i] for f in FACTORS if f != factor))
+                   for i in range(len(idx)))
+        rows = "".join(
+            f"<tr><td>{i + 1}</td><td>{_e(names[factor][rec[factor][0][i]])} ({rec[factor][1][i]:.2f})</td>"
+            f"<td>{_e(names[factor][ed[factor][0][i]])} ({ed[factor][1][i]:.2f})</td>"
+            f"<td>{'yes' if all(ed[f][0][i] == rec[f][0][i] for f in FACTORS if f != factor) else 'no'}</td></tr>"
+            for i in range(len(idx)))
+        figures.append(
+            f"<div class=\"row\">{_wide_figure(ctx, src_png, f'{factor} {src} to {dst}', f'<b>{_e(factor)}: {_e(src)} -> {_e(dst)}</b>, strength {LATENT_EDIT_STRENGTH:g}: held-out input | G(E(x)) | edit')}"
+            f"<table><tr><th>row</th><th>G(E(x)) read as</th><th>edit read as</th><th>other factors kept</th></tr>"
+            f"{rows}</table></div><p>{hits} of {len(idx)} edits reach <b>{_e(dst)}</b> and keep the other three "
+            f"factors, as the classifier reads them.</p>")
+    name = _other_name(model, LATENT_POLYGON_TAG)
+    s.body = (f"<p><b>{_e(LATENT_POLYGON_TAG)}</b>{_e(name)}, with the IcGAN encoder and the factor classifier it "
+              f"ships: held-out polygons (never trained on) are encoded, moved along an attribute vector (the mean "
+              f"code of held-out images {lo}-{hi - 1} with the target value minus that of those with the source "
+              f"value) and generated again; the classifier's reading is shown with its probability. From the "
+              f"command line: <code>ganzoo edit {_e(LATENT_POLYGON_TAG)} shape.png --method encoder "
+              f"--attribute-images blue/ red/ -o edited.png</code>.</p>" + "".join(figures))
+    ctx.shown_families.setdefault("dcgan", s.id)
+    return s
+
+
 #: (id, title, builder) of every page section, in page order. Builders take (DemoContext, Section) and return the
 #: Section, filled in or marked skipped with a reason.
 SECTIONS: list[tuple[str, str, Callable[[DemoContext, Section], Section]]] = [
@@ -769,6 +864,8 @@ SECTIONS: list[tuple[str, str, Callable[[DemoContext, Section], Section]]] = [
     ("inpaint", "Inpainting: Telea | Navier-Stokes | ganzoo PGGAN | ground truth", section_inpaint),
     ("dcgan", "DCGAN samples", section_dcgan),
     ("latent", "Latent space: interpolation on the faces", section_latent),
+    ("latent_edits", "Latent space: attribute edits of held-out polygons, read by a factor classifier",
+     section_latent_edits),
     ("gan3d", "3D-GAN: sampled shapes | held-out shapes", section_gan3d),
     ("drgan", "DR-GAN: pose sweep of a held-out face | ground truth", section_drgan),
     ("tgan", "TGAN: sampled videos | held-out videos", section_tgan),
@@ -906,7 +1003,8 @@ def _tour(ctx: DemoContext, name: str, seed: int, export: bool, say: Callable[[s
 def run_demo(out_dir: str | os.PathLike, name: str = "dcgan", *, seed: int = 0,
              echo: Callable[[str], None] | None = None, sections: Sequence[str] | None = None,
              load_sr: Callable[[str], Any] | None = None, export: bool = True,
-             load: Callable[[str], Any] | None = None) -> DemoResult:
+             load: Callable[[str], Any] | None = None,
+             load_extra: Callable[[str, str], Any] | None = None) -> DemoResult:
     """Run the tour and write ``out_dir/index.html`` with its pictures.
 
     name: the tour's model (a noise-input generator with embedded weights; ``dcgan``). seed: of the samples.
@@ -914,8 +1012,9 @@ def run_demo(out_dir: str | os.PathLike, name: str = "dcgan", *, seed: int = 0,
     sections: ids from :data:`SECTIONS` to include (default: all). load_sr: how the SR section loads a model by
     name (default ``ganzoo.load(name, local_files_only=True)``; it must raise NoPretrainedWeightsError when a
     model has no weights). load: the same for the other model sections (3D-GAN, DR-GAN, TGAN: called with a tag
-    such as ``"drgan.heads"``), and for the SR sections when ``load_sr`` is None. export: False leaves the ONNX
-    export out (the page says so).
+    such as ``"drgan.heads"``), and for the SR sections when ``load_sr`` is None. load_extra: (tag, "encoder" |
+    "classifier") -> the module the tag ships beside its weights, or None (default: from its embedded repo).
+    export: False leaves the ONNX export out (the page says so).
     Raises what ``ganzoo.load`` raises for the tour's model; section errors are reported on the page instead.
     """
     from .utils import atomic_write
@@ -936,7 +1035,7 @@ def run_demo(out_dir: str | os.PathLike, name: str = "dcgan", *, seed: int = 0,
         d = d.parent
     saved_existed = (out / "saved").exists()
     out.mkdir(parents=True, exist_ok=True)
-    ctx = DemoContext(out_dir=out, seed=seed, load_sr=load_sr, load=load)
+    ctx = DemoContext(out_dir=out, seed=seed, load_sr=load_sr, load=load, load_extra=load_extra)
     try:
         _tour(ctx, name, seed, export, say)
     except BaseException:

@@ -407,3 +407,104 @@ def test_parse_helpers():
     assert parse_list("1, 8,32", "batch", int) == [1, 8, 32]
     with pytest.raises(ValueError, match="--batch: expected a comma-separated list, got '1,,2'"):
         parse_list("1,,2", "batch", int)
+
+
+# ------------------------------------------------------------------------------------------------ tools/bench_generators.py
+def _load_bench_generators():
+    import importlib.util
+
+    from tests.conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_generators", REPO_ROOT / "tools" / "bench_generators.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_generators_counts_every_conv_kind_and_linear():
+    bg = _load_bench_generators()
+    net = torch.nn.Sequential(torch.nn.Conv3d(2, 4, 3, padding=1), torch.nn.ConvTranspose3d(4, 3, 2, stride=2),
+                              torch.nn.Flatten(2), torch.nn.Conv1d(3, 5, 4, stride=4, groups=1),
+                              torch.nn.Linear(128, 7))
+    x = torch.zeros(2, 2, 4, 4, 4)
+    conv3d = 2 * 4 * 4**3 * 2 * 27              # output elements x in_channels x 3^3 taps
+    tconv3d = 2 * 4 * 4**3 * 3 * 8              # *input* elements x out_channels x 2^3 taps (no inserted zeros)
+    conv1d = 2 * 5 * 128 * 3 * 4                # (B, 3, 512) -> (B, 5, 128)
+    linear = 2 * 5 * 7 * 128
+    assert bg.count_macs(net, (x,)) == conv3d + tconv3d + conv1d + linear
+    assert not any(m._forward_hooks for m in net.modules())  # the counting hooks are removed
+
+
+def test_bench_generators_tool_times_every_path_and_records_failures(tmp_path, monkeypatch, capsys):
+    """tools/bench_generators.py --quick on two families: every (model, batch) has its eager rows, the ONNX path
+    is validated, the FLOP count is right, and an exporter that raises is an error row, not a crash."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("openvino")
+    bg = _load_bench_generators()
+    from ganzoo.export import openvino as ov_export
+
+    real = ov_export.to_openvino
+
+    def bf16_explodes(model, output, precision="fp32", **kw):
+        if precision == "bf16":
+            raise RuntimeError("bf16 exporter exploded\nsecond line of the message")
+        return real(model, output, precision, **kw)
+
+    monkeypatch.setattr(ov_export, "to_openvino", bf16_explodes)
+    js, md = tmp_path / "g.json", tmp_path / "g.md"
+    threads_before = torch.get_num_threads()
+    rc = bg.main(["--models", "dcgan_32,srresnet_x2", "--batches", "1,2", "--quick", "--threads", "1",
+                  "--random-weights", "--json", str(js), "--markdown", str(md)])
+    assert rc == 0 and torch.get_num_threads() == threads_before
+    out = json.loads(js.read_text())
+    rows = out["rows"]
+    groups = {(r["model"], r["batch"]) for r in rows}
+    assert groups == {("dcgan_32.mnist", 1), ("dcgan_32.mnist", 2), ("srresnet_x2.pool", 1), ("srresnet_x2.pool", 2)}
+    for model, batch in groups:
+        by = {r["path"]: r for r in rows if (r["model"], r["batch"]) == (model, batch)}
+        assert list(by) == list(bg.PATHS)
+        for path in (*bg.EAGER, bg.ONNX, "ganzoo OpenVINO fp32"):
+            r = by[path]
+            assert r["status"] == "ok", r.get("error")
+            assert r["median_ms"] > 0 and r["runs"] >= 3 and r["min_ms"] <= r["median_ms"]
+            assert r["ms_per_item"] == pytest.approx(r["median_ms"] / batch)
+            assert r["gflops"] == pytest.approx(r["gflop_per_item"] * batch / (r["median_ms"] / 1e3))
+            assert r["weights"] == "random"
+        best = min(by[p]["median_ms"] for p in bg.EAGER)
+        assert max(by[p]["speedup_vs_best_eager"] for p in bg.EAGER) == pytest.approx(1.0)
+        assert by[bg.ONNX]["speedup_vs_best_eager"] == pytest.approx(best / by[bg.ONNX]["median_ms"])
+        assert by[bg.ONNX]["validation_passed"] is True and by[bg.ONNX]["validation"] == "to_onnx: passed"
+        assert by[bg.ONNX]["max_abs_err"] < 1e-4 and by["eager fp32 channels-last"]["max_abs_err"] < 1e-4
+        assert by["ganzoo OpenVINO fp32"]["validation"] == "to_openvino fp32: passed"
+        bf16 = by["ganzoo OpenVINO bf16"]
+        assert bf16["status"] == "error" and bf16["error"] == "RuntimeError: bf16 exporter exploded"
+        assert "median_ms" not in bf16
+    assert {r["input_shape"] for r in rows if r["model"] == "srresnet_x2.pool"} == {"lr 1x3x16x16", "lr 2x3x16x16"}
+    assert {r["input_shape"] for r in rows if r["model"] == "dcgan_32.mnist"} == {"z 1x100", "z 2x100"}
+
+    # an independent count for DCGAN 32x32: z (1x1) through the transposed convs; each input pixel of each
+    # layer is scattered over k x k taps of every output channel
+    gen = ganzoo.create("dcgan_32.mnist").generator
+    side, macs = 1, 0
+    for m in gen.modules():
+        if isinstance(m, torch.nn.ConvTranspose2d):
+            k, s, p = m.kernel_size[0], m.stride[0], m.padding[0]
+            macs += m.in_channels * side * side * m.out_channels * k * k
+            side = (side - 1) * s - 2 * p + k
+    assert side == 32 and macs == 17_448_960
+    for r in rows:
+        if r["model"] == "dcgan_32.mnist" and r["status"] == "ok":
+            assert r["gflop_per_item"] == pytest.approx(2 * macs / 1e9, rel=1e-12)
+    sr = next(m for m in out["models"] if m["name"] == "srresnet_x2")
+    assert sr["size"] == [16, 16] and sr["gflop_per_item"] == pytest.approx(sr["bench_sr_gflop"])  # bench_sr agrees
+
+    assert out["threads"] == 1 and out["versions"]["torch"] == torch.__version__ and out["cpu"]["machine"]
+    assert out["date"].endswith("+00:00") and out["command"].startswith("tools/bench_generators.py --models")
+    assert out["settings"]["quick"] is True and out["settings"]["batches"] == [1, 2]
+    text = md.read_text()
+    assert capsys.readouterr().out == text  # the table is the only thing printed
+    table = [ln for ln in text.splitlines() if ln.startswith("| ") and not ln.startswith("| model")]
+    assert len(table) == len(rows) == 4 * len(bg.PATHS)
+    assert text.count("error: RuntimeError: bf16 exporter exploded |") == 4 and "second line" not in text
+    assert "command: `tools/bench_generators.py --models dcgan_32,srresnet_x2" in text
+    assert f"torch {torch.__version__}" in text and "1 thread(s)" in text

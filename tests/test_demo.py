@@ -260,7 +260,7 @@ from ganzoo.demo import (DRGAN_DEMO_IDENTITY, DRGAN_INPUT_YAW, DRGAN_MULTI_INPUT
 
 #: section id -> the tags it loads (shown when at least one has weights)
 _NEW_SECTIONS = {"gan3d": (GAN3D_TAG,), "drgan": (DRGAN_TAG, DRGAN_MULTI_TAG), "tgan": (TGAN_TAG,),
-                 "latent": (demo.LATENT_FACE_TAG,)}
+                 "latent": (demo.LATENT_FACE_TAG,), "latent_edits": (demo.LATENT_POLYGON_TAG,)}
 _DRGAN_WIDTHS = (4, 4, 4, 4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 16)
 
 
@@ -484,3 +484,36 @@ def test_latent_section_grid_corners_are_the_corner_codes(tmp_path):
     assert np.abs(tile(0, 0) - tile(rows - 1, cols - 1)).mean() > 1  # the corners differ
     text = page.section_text["latent"]
     assert "dcgan.digiface" in text and f"{rows} x {cols}" in text
+
+
+def test_latent_edits_section_tiles_and_readings(tmp_path):
+    """Per edit: LATENT_EDIT_IMAGES rows of input | G(E(x)) | edit, the inputs being the first held-out images
+    with the source value; the classifier's readings tabled; a tag that ships no encoder is skipped, saying so."""
+    from ganzoo.data.polygons import polygon_heldout
+    from ganzoo.latent.encoders import encoder_for
+    from ganzoo.train.classifiers import PolygonClassifier
+
+    torch.manual_seed(0)
+    model = _widen(ganzoo.create("dcgan_32", ngf=8, ndf=8, nz=8, nc=3), 0.3)
+    extras = {"encoder": encoder_for(model).eval(), "classifier": PolygonClassifier().eval()}
+    load = _loader({demo.LATENT_POLYGON_TAG: model})
+    res = run_demo(tmp_path, sections=["latent_edits"], load=load, load_extra=lambda tag, kind: extras[kind],
+                   export=False)
+    assert res.ok and res.sections[0].status == "shown", res.sections[0].reason
+    page = _check_self_contained(res.index)
+    xs, labs = polygon_heldout(demo.LATENT_VECTOR_IMAGES[0])
+    n, side = demo.LATENT_EDIT_IMAGES, 32 * 3
+    for factor, src, dst in demo.LATENT_EDITS:
+        name = f"latent_edit_{factor}_{src}_{dst}.png"
+        assert name in _srcs(page)
+        pic = _png(tmp_path / name)
+        assert pic.shape == (n * side + (n - 1) * 2, 3 * side + 2 * 2, 3)
+        src_idx = {"red": 0, "small": 0}[src]
+        first = int(np.flatnonzero(labs[factor] == src_idx)[0])
+        want = ((xs[first].transpose(1, 2, 0) + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+        assert np.array_equal(pic[:side:3, :side:3], want)  # the top-left tile is that held-out image, x3
+    text = page.section_text["latent_edits"]
+    assert text.count(f"of {n} edits reach") == len(demo.LATENT_EDITS) and "strength 2" in text
+    res = run_demo(tmp_path / "b", sections=["latent_edits"], load=load, load_extra=lambda tag, kind: None,
+                   export=False)
+    assert res.sections[0].status == "skipped" and "ships no encoder" in res.sections[0].reason
