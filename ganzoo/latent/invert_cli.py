@@ -4,9 +4,13 @@
     ganzoo invert ./my-dcgan a.png b.png -o rec.png --steps 1000 --save-z z.npy
     ganzoo invert dcgan.mnist d.png -o rec.png --method encoder+optimize --train-encoder 2000 --save-encoder e.pt2
     ganzoo invert dcgan.mnist d.png -o rec.png --method encoder --encoder e.pt2  # one forward pass, no optimisation
+    ganzoo invert dcgan_32.polygons shape.png -o rec.png --method encoder+optimize  # the encoder the tag ships
 
 Images are read (alpha dropped), resized (shorter side to the model's size, bicubic) and centre-cropped; a grey
-image for an RGB model, or a colour one for a grey model, is refused. OUT: one picture, a row per image: the input
+image for an RGB model, or a colour one for a grey model, is refused. --encoder takes a torch.export archive (.pt2)
+or a ganzoo encoder (encoder.safetensors, or a folder holding one: a BiGAN run folder); the encoder methods without
+--encoder or --train-encoder use the encoder the model ships beside its weights (its repo's encoder.safetensors,
+sha256-checked against encoder.json), and say so when it has none. OUT: one picture, a row per image: the input
 as the model sees it, then the reconstruction G(z). One line per image is printed: its PSNR (on [0, 1]) and the
 time per image (the images are inverted together: the total time divided by their number). --save-z writes the
 codes (N, dim), float32: .npy (numpy) or .pt (torch). Only image models (not TGAN, 3D-GAN or DR-GAN).
