@@ -11,6 +11,24 @@ import ganzoo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+
+def load_tool(name: str):
+    """tools/<name>.py as a module, once per process (registered in sys.modules: its dataclasses resolve their
+    annotations there, and the tools that import each other by name get this same module)."""
+    import importlib.util
+    import sys
+
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "tools" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        try:
+            spec.loader.exec_module(mod)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
+
 # huggingface_hub.constants reads HF_HUB_OFFLINE once, when first imported (and `import huggingface_hub` alone
 # does not import it: the package loads its submodules lazily). Import it here, online, before any test sets the
 # variable: otherwise a pytest-xdist worker whose first hub call happens inside an offline test stays offline for

@@ -409,7 +409,7 @@ def test_parse_helpers():
         parse_list("1,,2", "batch", int)
 
 
-# ------------------------------------------------------------------------------------------------ tools/bench_generators.py
+# ----------------------------------------------------------------------------------- tools/bench_generators.py
 def _load_bench_generators():
     import importlib.util
 
@@ -433,6 +433,42 @@ def test_bench_generators_counts_every_conv_kind_and_linear():
     linear = 2 * 5 * 7 * 128
     assert bg.count_macs(net, (x,)) == conv3d + tconv3d + conv1d + linear
     assert not any(m._forward_hooks for m in net.modules())  # the counting hooks are removed
+
+
+def test_bench_generators_a_path_failing_while_timed_is_an_error_and_the_others_are_timed():
+    bg = _load_bench_generators()
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) > 2:
+            raise MemoryError("cannot allocate 9 GiB")
+
+    info = {"ok": {"status": "ok"}, "flaky": {"status": "ok"}}
+    times = bg._time_safely({"ok": lambda: None, "flaky": flaky}, 2, 0.0, info)
+    assert list(times) == ["ok"] and len(times["ok"]) >= 2
+    assert info["flaky"] == {"status": "error", "error": "MemoryError: cannot allocate 9 GiB"}
+
+
+def test_bench_generators_calls_bf16_validated_only_where_eval_precision_says_so():
+    bg = _load_bench_generators()
+    prec = {"reports": [{"model": {"name": "srresnet.div2k"},
+                         "rows": {"OpenVINO bf16": {"validated": True, "d_psnr_y": -0.012},
+                                  "OpenVINO fp32": {"validated": True, "d_psnr_y": 0.0}}},
+                        {"model": {"name": "srgan.div2k"},
+                         "rows": {"OpenVINO bf16": {"validated": False, "d_psnr_y": -0.08}}}]}
+    bf16 = "ganzoo OpenVINO bf16"
+    assert bg._validation(bf16, {}, prec, "srresnet", 0.02, 0.01) == \
+        "validated (tools/eval_precision.py: dPSNR-Y -0.012 dB)"
+    assert bg._validation(bf16, {}, prec, "srgan", 0.02, 0.01).startswith("NOT validated (tools/eval_precision.py: "
+                                                                          "dPSNR-Y -0.080 dB); output error 2.00e-02")
+    for name, p, weights in (("srresnet_x2", prec, "published"), ("srresnet", None, "published"),
+                             ("srresnet", prec, "random")):  # another model, no JSON, or not the weights it checked
+        cell = bg._validation(bf16, {}, p, name, 0.02, 0.01, weights)
+        assert "validated" in cell and not cell.startswith("validated")
+        assert "output error 2.00e-02 (rel 1.00e-02)" in cell
+    assert bg._validation(bg.ONNX, {"check": "to_onnx: passed"}, prec, "srresnet", 1e-6, 1e-6) == "to_onnx: passed"
+    assert bg._validation("eager fp32 NCHW", {}, prec, "srresnet", None, None) == "reference"
 
 
 def test_bench_generators_tool_times_every_path_and_records_failures(tmp_path, monkeypatch, capsys):
@@ -474,7 +510,10 @@ def test_bench_generators_tool_times_every_path_and_records_failures(tmp_path, m
         assert max(by[p]["speedup_vs_best_eager"] for p in bg.EAGER) == pytest.approx(1.0)
         assert by[bg.ONNX]["speedup_vs_best_eager"] == pytest.approx(best / by[bg.ONNX]["median_ms"])
         assert by[bg.ONNX]["validation_passed"] is True and by[bg.ONNX]["validation"] == "to_onnx: passed"
-        assert by[bg.ONNX]["max_abs_err"] < 1e-4 and by["eager fp32 channels-last"]["max_abs_err"] < 1e-4
+        # fp32 rounding only; random-init SRResNet (16 residual blocks, BN at its init statistics) amplifies it
+        tol = 1e-5 if model == "dcgan_32.mnist" else 5e-2
+        for path in (bg.ONNX, "ganzoo OpenVINO fp32", "eager fp32 channels-last"):
+            assert 0 <= by[path]["rel_err"] < tol and by[path]["max_abs_err"] >= 0
         assert by["ganzoo OpenVINO fp32"]["validation"] == "to_openvino fp32: passed"
         bf16 = by["ganzoo OpenVINO bf16"]
         assert bf16["status"] == "error" and bf16["error"] == "RuntimeError: bf16 exporter exploded"

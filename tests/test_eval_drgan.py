@@ -2,7 +2,6 @@
 rank1_by_pose, the pose classifier's ceiling on real images, and the errors for bad options."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
@@ -12,17 +11,10 @@ import torch
 
 import ganzoo
 from ganzoo.data.heads import YAWS, HeadDataset, pixel_features, rank1_by_pose
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("eval_drgan", REPO_ROOT / "tools" / "eval_drgan.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-eval_drgan = _load_tool()
+eval_drgan = load_tool("eval_drgan")
 N = 6  # held-out identities
 # 30 identities x 9 yaws at 32 px, 6 epochs at batch 16 (~1 s): measured held-out accuracy 0.99 on 20 identities
 TINY_CLASSIFIER = {"classifier_identities": 30, "classifier_epochs": 6, "classifier_size": 32,

@@ -1,7 +1,6 @@
 """The voxel factor classifier's scores and tools/eval_gan3d.py, against direct computations."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -11,17 +10,10 @@ import torch
 import ganzoo
 from ganzoo.data.voxels import SHAPE_CLASSES, voxel_heldout
 from ganzoo.train.classifiers import VoxelClassifier, score_voxel_samples
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("eval_gan3d", REPO_ROOT / "tools" / "eval_gan3d.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-eval_gan3d = _load_tool()
+eval_gan3d = load_tool("eval_gan3d")
 
 
 def test_scores_of_known_probabilities():

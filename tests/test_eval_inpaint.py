@@ -2,7 +2,6 @@
 outputs keep the known pixels, the report / CLI are complete and errors say what is wrong."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -16,22 +15,14 @@ import ganzoo
 from ganzoo.data.inpainting import heldout_pairs, mask_to_image
 from ganzoo.metrics import (_SSIM_K1, _SSIM_K2, _filter_valid, _prepare, gaussian_window_1d, inpaint_scores,
                             masked_l1, masked_psnr, masked_ssim, psnr, ssim, ssim_map)
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, load_tool
 
 pytest.importorskip("skimage")
 pytest.importorskip("sklearn")
 cv2 = pytest.importorskip("cv2")
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("eval_inpaint", REPO_ROOT / "tools" / "eval_inpaint.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["eval_inpaint"] = mod  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ev = _load_tool()
+ev = load_tool("eval_inpaint")
 RNG = np.random.default_rng(0)
 
 

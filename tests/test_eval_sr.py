@@ -1,7 +1,6 @@
 """tools/eval_sr.py: the SR evaluation's numbers equal direct computations, and its JSON and CLI are complete."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
@@ -12,20 +11,13 @@ import torch
 import ganzoo
 from ganzoo.data.photos import bicubic_up, load_photo, make_lr
 from ganzoo.metrics import psnr, sr_forward, sr_scores, ssim
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 
 pytest.importorskip("skimage")
 pytest.importorskip("sklearn")
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("eval_sr", REPO_ROOT / "tools" / "eval_sr.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-eval_sr = _load_tool()
+eval_sr = load_tool("eval_sr")
 IMAGES = ["astronaut", "china"]
 
 

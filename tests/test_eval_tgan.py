@@ -5,7 +5,6 @@ the end-to-end runs of the tool train an even smaller one (its scores are only c
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 
@@ -18,20 +17,13 @@ from ganzoo.data.sprites import frame_coherence, sprite_heldout
 from ganzoo.train.classifiers import (DIRECTION_NAMES, MOTION_HEADS, MOTION_WINDOW, SPEED_NAMES, MotionClassifier,
                                       classify_motion, direction_bucket, score_motion_samples, speed_bucket,
                                       train_motion_classifier)
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 
 TINY_TGAN = {"z_dim": 8, "frame_z_dim": 8, "temporal_widths": [16, 16, 8, 8], "g_widths": [16, 16, 8, 8, 8],
              "d_widths": [8, 8, 16, 16]}
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("eval_tgan", REPO_ROOT / "tools" / "eval_tgan.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-eval_tgan = _load_tool()
+eval_tgan = load_tool("eval_tgan")
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 models with random weights."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
@@ -11,7 +10,7 @@ import torch
 import ganzoo
 from ganzoo.latent.encoders import (DCGANEncoder, EncoderConfig, encoder_for, load_encoder, save_encoder,
                                     train_icgan_encoder)
-from tests.conftest import REPO_ROOT
+from tests.conftest import load_tool
 
 TINY = {"nz": 8, "ngf": 8, "ndf": 8, "nc": 3}
 
@@ -201,10 +200,7 @@ def test_bigan_cli_error(tmp_path, capsys):
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("eval_latent", REPO_ROOT / "tools" / "eval_latent.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("eval_latent")
 
 
 def test_monotone():
