@@ -8,6 +8,7 @@
     ganzoo export dcgan --format triton-repo --triton-backend python-onnxruntime -o model_repository/  # CPU server
     ganzoo export srgan --format openvino -o srgan.xml                 # IR .xml/.bin, f32 hint, validated
     ganzoo export srresnet --format openvino --precision int8 --calibration 64 -o srresnet_int8.xml
+    ganzoo export srresnet --format openvino --precision int8 --int8-keep-float auto -o srresnet_int8.xml  # mixed
 
 This module is imported when ``ganzoo`` builds its parser: it imports nothing heavy at module level.
 """
@@ -66,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "default fp32")
     parser.add_argument("--calibration", type=int, default=None, metavar="N",
                         help="openvino int8: number of calibration inputs (SR: training-pool LR crops; default 32)")
+    parser.add_argument("--int8-keep-float", default=None, metavar="auto|first,last|NAMES",
+                        help="openvino int8: nodes left in float: 'auto' (SR models: chosen by per-layer sensitivity "
+                             "on training-pool crops to stay within --int8-budget-db of fp32 PSNR-Y), 'none', or "
+                             "comma-separated 'first' / 'last' / ONNX node names (default first,last)")
+    parser.add_argument("--int8-budget-db", type=float, default=None, metavar="DB",
+                        help="openvino int8 with --int8-keep-float auto: largest mean PSNR-Y drop on the tuning "
+                             "crops (default 0.03)")
     parser.add_argument("--force", action="store_true", help="allow --fp16 for models that declare no half support")
     parser.add_argument("--opset", type=int, default=None,
                         help="ONNX opset (default max(17, the model's measured minimum in ganzoo.export.opsets))")
@@ -103,9 +111,11 @@ def run(args: argparse.Namespace) -> int:
     """Run ``ganzoo export``; returns the exit status (errors raise and are reported by ganzoo.cli)."""
     dtype = "fp16" if args.fp16 else "fp32"
     size = args.size
-    if args.format != "openvino" and (args.precision is not None or args.calibration is not None):
-        raise ValueError(f"--precision and --calibration are options of --format openvino, got --format "
-                         f"{args.format} (use --fp16 for half-precision ONNX / TensorRT)")
+    int8_opts = (args.calibration, getattr(args, "int8_keep_float", None), getattr(args, "int8_budget_db", None))
+    if args.format != "openvino" and (args.precision is not None or any(o is not None for o in int8_opts)):
+        raise ValueError(f"--precision and --calibration are options of --format openvino (so are --int8-keep-float "
+                         f"and --int8-budget-db), got --format {args.format} (use --fp16 for half-precision ONNX / "
+                         f"TensorRT)")
     if args.format == "openvino":
         return _run_openvino(args, size)
     if args.format == "onnx":
@@ -153,6 +163,10 @@ def _run_openvino(args: argparse.Namespace, size: Any) -> int:
         raise ValueError("--format openvino exports generators; got --discriminator (use --format onnx)")
     if args.calibration is not None and precision != "int8":
         raise ValueError(f"--calibration N needs --precision int8, got --precision {precision}")
+    if (args.int8_keep_float is not None or args.int8_budget_db is not None) and precision != "int8":
+        raise ValueError(f"--int8-keep-float / --int8-budget-db need --precision int8, got --precision {precision}")
+    if args.int8_budget_db is not None and (args.int8_keep_float or "").strip() != "auto":
+        raise ValueError("--int8-budget-db is the budget of --int8-keep-float auto")
     if size is not None and len(size) != 1:
         raise ValueError(f"--size takes one HxW for OpenVINO export, got {len(size)} sizes")
     kwargs: dict[str, Any] = {}
@@ -166,6 +180,10 @@ def _run_openvino(args: argparse.Namespace, size: Any) -> int:
         kwargs["size"] = size[0]
     if args.static_spatial:
         kwargs["dynamic_spatial"] = False
+    if args.int8_keep_float is not None:
+        kwargs["keep_float"] = args.int8_keep_float
+    if args.int8_budget_db is not None:
+        kwargs["int8_budget_db"] = args.int8_budget_db
     res = to_openvino(args.name, args.output, precision, calibration=args.calibration, opset=args.opset,
                       validate=not args.no_validate, pretrained=_pretrained(args), seed=args.seed,
                       optimize=not args.no_optimize, **kwargs)
@@ -175,6 +193,12 @@ def _run_openvino(args: argparse.Namespace, size: Any) -> int:
     if res.int8:
         details["int8"] = (f"{res.int8['calibration']} calibration inputs, {res.int8['quantize_linear']} "
                            f"QuantizeLinear, in float: {', '.join(res.int8['float_nodes']) or '-'}")
+        auto = res.int8.get("auto")
+        if auto:
+            details["int8 auto"] = (f"{'within' if auto['reached'] else 'NOT within'} {auto['budget_db']:g} dB on "
+                                    f"{auto['tuning']['n']} training-pool crops (dPSNR-Y {auto['d_psnr_y']:+.3f} dB, "
+                                    f"{100 * auto['flop_share_float']:.1f}% of conv MACs in float): "
+                                    f"{auto['stop_reason']}")
     _print_result(args, res.to_dict(), res.validation, f"wrote {res.path} + {res.bin_path.name} ({size_mb:.1f} MiB, "
                   f"{precision}, {res.timing['total_s']:.1f} s)", details)
     return 0

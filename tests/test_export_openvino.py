@@ -218,3 +218,156 @@ def test_cli_export_openvino(tmp_path, capsys):
     assert "--precision and --calibration are options of --format openvino" in capsys.readouterr().err
     assert main(["dcgan", "--format", "openvino", "--calibration", "8", "-o", str(tmp_path / "y.xml")]) == 1
     assert "needs --precision int8" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ int8 mixed precision (keep_float="auto")
+
+
+@pytest.fixture
+def no_heldout(monkeypatch):
+    """Every read of a held-out photo raises. The training pool's guard (no pool image equals a held-out source
+    image) compares fingerprints: those are computed here, before the photos are locked."""
+    from ganzoo.data import inpainting, photos
+
+    prints = inpainting.heldout_fingerprints()
+
+    def refuse(*a, **k):
+        raise AssertionError("a held-out photo was read while choosing the int8 float layers")
+
+    monkeypatch.setattr(inpainting, "heldout_fingerprints", lambda: dict(prints))
+    monkeypatch.setattr(photos.HeldOutPhoto, "load", refuse)
+    monkeypatch.setattr(photos.HeldOutPhoto, "load_full", refuse)
+    monkeypatch.setattr(photos, "load_photo", refuse)
+
+
+@pytest.fixture(scope="module")
+def tiny_sr_onnx():
+    """A tiny random SRResNet x4 and its fp32 ONNX graph (exported once for the module)."""
+    pytest.importorskip("onnxruntime.quantization")
+    from ganzoo.export.pipeline import plan_export, run_export
+
+    m = tiny_sr()
+    _, data = run_export(plan_export(m, None, dtype="fp32", validate=False, what="ONNX graph"))
+    return m, data
+
+
+AUTO_KW = dict(calibration=4, calibration_size=16, tuning=4, tuning_size=16, threads=1, progress=False)
+
+
+def _quantised_convs(data: bytes) -> dict[str, bool]:
+    """Conv name -> whether both its activation and its weight come through a DequantizeLinear."""
+    import onnx
+
+    g = onnx.load_from_string(data).graph
+    dq = {o for n in g.node if n.op_type == "DequantizeLinear" for o in n.output}
+    return {n.name: n.input[0] in dq and n.input[1] in dq for n in g.node if n.op_type == "Conv"}
+
+
+def test_int8_auto_report_covers_every_conv_and_meets_budget(tiny_sr_onnx, no_heldout):
+    import onnx
+
+    from ganzoo.export.openvino import choose_float_layers
+
+    m, data = tiny_sr_onnx
+    convs = [n.name for n in onnx.load_from_string(data).graph.node if n.op_type == "Conv"]
+    for units in ("conv", "tensor"):
+        c = choose_float_layers(m, data, budget_db=0.03, max_float=len(convs) * 2, units=units, **AUTO_KW)
+        covered = [n for r in c.layers for n in r["nodes"] if n in convs]
+        assert set(covered) == set(convs)  # every convolution is in a unit of the sensitivity report
+        if units == "conv":
+            assert [r["name"] for r in c.layers] == convs  # one row per convolution, graph order
+            assert all(r["macs"] > 0 for r in c.layers) and abs(sum(r["flop_share"] for r in c.layers) - 1) < 1e-9
+        assert sorted(r["rank"] for r in c.layers) == list(range(len(c.layers)))
+        assert all(np.isfinite(r["d_psnr_y"]) and np.isfinite(r["gain_db"]) for r in c.layers)
+        assert c.reached and c.d_psnr_y >= -0.03 and "within budget" in c.stop_reason
+        q = _quantised_convs(c.onnx_bytes)
+        assert all(q[n] for n in convs if n not in c.float_nodes) and not any(q[n] for n in c.float_nodes)
+        assert c.info["float_nodes"] == c.float_nodes
+        json.dumps(c.to_dict())  # goes into the IR's rt_info
+
+
+def test_int8_auto_unreachable_budget_stops_at_the_cap(tiny_sr_onnx, no_heldout, caplog):
+    from ganzoo.export.openvino import choose_float_layers
+
+    m, data = tiny_sr_onnx
+    with caplog.at_level("WARNING", logger="ganzoo.export"):
+        c = choose_float_layers(m, data, budget_db=-50.0, max_float=0, units="conv", **AUTO_KW)  # 50 dB better
+    assert not c.reached and c.stop_reason.startswith("layer cap: 0") and "not reached" in caplog.text
+    assert c.float_nodes == [] and len(c.steps) == 1
+    assert all(_quantised_convs(c.onnx_bytes).values())
+    c = choose_float_layers(m, data, budget_db=-50.0, max_float=2, units="conv", **AUTO_KW)
+    assert not c.reached and len(c.float_nodes) <= 2
+    assert c.stop_reason.startswith(("layer cap: 2", "every unit tried"))
+    q = _quantised_convs(c.onnx_bytes)
+    assert sorted(n for n, v in q.items() if not v) == sorted(c.float_nodes)
+    assert [s["d_psnr_y"] for s in c.steps if s["accepted"]] == sorted(s["d_psnr_y"] for s in c.steps
+                                                                         if s["accepted"])  # each keep helped
+    with pytest.raises(ValueError, match="budget_db"):
+        choose_float_layers(m, data, budget_db=float("nan"), **AUTO_KW)
+    with pytest.raises(ValueError, match="units must be"):
+        choose_float_layers(m, data, units="layer", **AUTO_KW)
+
+
+def test_int8_sensitivity_only(tiny_sr_onnx, no_heldout):
+    from ganzoo.export.openvino import int8_sensitivity
+
+    m, data = tiny_sr_onnx
+    s = int8_sensitivity(m, data, units="conv", **AUTO_KW)
+    assert s.float_nodes == [] and len(s.steps) == 1 and "sensitivity only" in s.stop_reason
+    assert len(s.layers) == 7 and s.tuning["seed"] != 0 and s.tuning["source"].startswith("SR training pool")
+
+
+def test_int8_auto_needs_an_sr_model():
+    from ganzoo.export.openvino import choose_float_layers, parse_keep_float
+
+    with pytest.raises(ValueError, match="needs an SR model"):
+        choose_float_layers(tiny(), b"")
+    assert parse_keep_float("auto") == "auto" and parse_keep_float("first, last") == ("first", "last")
+    assert parse_keep_float("none") == () and parse_keep_float(["a"]) == ("a",)
+
+
+def test_to_openvino_int8_auto(tmp_path, no_heldout):
+    pytest.importorskip("openvino")
+    pytest.importorskip("onnxruntime.quantization")
+    from ganzoo.export.openvino import read_metadata, to_openvino
+
+    with pytest.raises(ValueError, match="keep_float='auto' is for precision='int8'"):
+        to_openvino(tiny_sr(), tmp_path / "x.xml", "bf16", keep_float="auto")
+    res = to_openvino(tiny_sr(), tmp_path / "a.xml", "int8", keep_float="auto", calibration=4, calibration_size=16,
+                      int8_max_float=3, threads=1, seed=0)
+    auto = res.int8["auto"]
+    assert res.validation.passed and auto["budget_db"] == 0.03 and len(auto["float_nodes"]) <= 3
+    assert res.int8["float_nodes"] == auto["float_nodes"]
+    assert json.loads(read_metadata(res.path)["ganzoo.int8"])["auto"]["float_nodes"] == auto["float_nodes"]
+
+
+def test_cli_int8_keep_float_option(tmp_path, capsys):
+    from ganzoo.export.cli import main
+
+    assert main(["dcgan", "--format", "openvino", "--int8-keep-float", "auto", "-o", str(tmp_path / "y.xml")]) == 1
+    assert "need --precision int8" in capsys.readouterr().err
+    assert main(["srresnet", "--format", "openvino", "--precision", "int8", "--int8-budget-db", "0.1", "-o",
+                 str(tmp_path / "y.xml")]) == 1
+    assert "--int8-budget-db is the budget of --int8-keep-float auto" in capsys.readouterr().err
+    assert main(["dcgan", "--format", "onnx", "--int8-keep-float", "auto", "-o", str(tmp_path / "y.onnx")]) == 1
+    assert "options of --format openvino" in capsys.readouterr().err
+
+
+def test_cli_int8_keep_float_reaches_to_openvino(tmp_path, monkeypatch, capsys):
+    import ganzoo.export.openvino as ovmod
+    from ganzoo.export.cli import main
+
+    seen = {}
+
+    def fake(name, output, precision, **kw):
+        seen.update(kw, precision=precision)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(ovmod, "to_openvino", fake)
+    args = ["srresnet", "--format", "openvino", "--precision", "int8", "-o", str(tmp_path / "y.xml")]
+    assert main([*args, "--int8-keep-float", "auto", "--int8-budget-db", "0.02"]) == 1
+    assert seen["keep_float"] == "auto" and seen["int8_budget_db"] == 0.02 and seen["precision"] == "int8"
+    seen.clear()
+    assert main([*args, "--int8-keep-float", "first,node_Conv_7"]) == 1
+    assert seen["keep_float"] == "first,node_Conv_7" and "int8_budget_db" not in seen
+    assert "stop here" in capsys.readouterr().err
