@@ -504,7 +504,7 @@ def test_latent_edits_section_tiles_and_readings(tmp_path):
     xs, labs = polygon_heldout(demo.LATENT_VECTOR_IMAGES[0])
     n, side = demo.LATENT_EDIT_IMAGES, 32 * 3
     for factor, src, dst in demo.LATENT_EDITS:
-        name = f"latent_edit_{factor}_{src}_{dst}.png"
+        name = f"latent_edits_{factor}_{src}_{dst}.png"
         assert name in _srcs(page)
         pic = _png(tmp_path / name)
         assert pic.shape == (n * side + (n - 1) * 2, 3 * side + 2 * 2, 3)

@@ -228,11 +228,18 @@ def test_eval_latent_quick(tmp_path, capsys, small_polygons):
     assert methods == (["optimize from random"] * 2 + ["IcGAN encoder"] + ["IcGAN encoder + optimize"] * 2
                        + ["BiGAN encoder"] + ["BiGAN encoder + optimize"] * 2)
     assert r["inversion"]["budgets"] == [5, 10] and not r["encoders"]["BiGAN"]["own_generator"]
-    assert len(r["editing"]["rows"]) == 16 and r["editing"]["strengths"] == [1.0, 2.0]
+    assert len(r["editing"]["rows"]) == 32 and r["editing"]["strengths"] == [1.0, 2.0]
+    assert {row["codes"] for row in r["editing"]["rows"]} == {"E(x)", "E(x) + 10 steps"}
     assert sorted({row["strength"] for row in r["editing"]["rows"]}) == [1.0, 2.0]
     assert all(row["psnr_mean"] > 0 and row["time_per_image_s"] > 0 for row in r["inversion"]["rows"])
     assert set(r["classifier"]["heldout_accuracy"]) == {"colour", "size", "sides", "pos"}
     assert (tmp_path / "clf" / "classifier.safetensors").is_file()
+    ip = r["inpainting"]
+    assert [row["method"] for row in ip["rows"]] == ["semantic inpainting (10 steps, Poisson blend)", "OpenCV Telea",
+                                                     "OpenCV Navier-Stokes"]
+    assert 0.1 <= ip["coverage_mean"] < 0.3
+    assert all(row["images"] == 8 and 0 < row["hole_psnr_mean"] < 100 and 0 <= row["factors_correct"] <= 1
+               for row in ip["rows"])
     sm = r["samples"]
     assert sm["n"] == 64 and list(sm["rows"]) == ["samples", "untrained G", "held-out real"]
     for row in sm["rows"].values():

@@ -15,8 +15,9 @@ edited ones.
    encoder-then-optimise, at each ``--steps`` budget; PSNR of G(z) against the image (peak = the [-1, 1] range's
    width, i.e. PSNR of images in [0, 1]), mean over the images, time per image (the batch's wall time / its size),
    and the share of reconstructions whose four factors the classifier reads as the image's true labels.
-2. **Attribute editing** (:func:`ganzoo.latent.attribute_vector`, :func:`ganzoo.latent.edit`, z = E(x), strength
-   ``--strength``, a comma list, each measured): for each encoder and each edit (colour red -> blue, blue -> red, size small -> large,
+2. **Attribute editing** (:func:`ganzoo.latent.attribute_vector`, :func:`ganzoo.latent.edit`; the codes z = E(x),
+   and E(x) refined by ``max(--steps)`` optimisation steps; strength ``--strength``, a comma list, each
+   measured): for each encoder and each edit (colour red -> blue, blue -> red, size small -> large,
    large -> small), the vector is mean E(x) over vector images with the target value minus the mean over those
    with the source value; edited images are the evaluation images with the source value. An edit **succeeds**
    when the classifier reads the target value on G(z + v) and the same other three factors as on the unedited
@@ -26,7 +27,10 @@ edited ones.
    ``max(--steps)`` optimisation steps; along each path the classifier's expected size class (sum_k k p_k, in
    [0, 2]) and P(large) are **monotone** when no step goes against the endpoints' direction by more than
    ``--tolerance`` (0.05); also the share of paths whose colour reading stays the endpoints'.
-4. **Samples** (``--samples``, 2048): what the classifier reads on G(z), z ~ N(0, 1), next to an untrained G of the
+4. **Semantic inpainting** (Yeh et al. 2016, :func:`ganzoo.latent.semantic_inpaint`, ``max(--steps)`` steps,
+   Poisson blend) against OpenCV Telea and Navier-Stokes on the inverted images with seeded 10-30% rectangle holes:
+   PSNR inside the hole and the share of fills the classifier reads correctly on all four factors.
+5. **Samples** (``--samples``, 2048): what the classifier reads on G(z), z ~ N(0, 1), next to an untrained G of the
    same config (the floor) and the held-out real images (the ceiling): per factor the total-variation distance
    between its class histogram and the held-out labels' histogram, and the share read confidently (p >= 0.9) on
    all four factors.
@@ -176,27 +180,37 @@ def run_inversion(model: Any, clf: Any, x: torch.Tensor, labels: dict[str, torch
 
 def run_edits(clf: Any, x_edit: torch.Tensor, lab_edit: dict[str, torch.Tensor], x_vec: torch.Tensor,
               lab_vec: dict[str, torch.Tensor], encoders: dict[str, Any],
-              strengths: list[float]) -> list[dict[str, Any]]:
+              strengths: list[float], opt_steps: int = 0, seed: int = 0) -> list[dict[str, Any]]:
+    """Edit rows for each encoder, edit and strength: the codes are z = E(x), and (``opt_steps`` > 0) also E(x)
+    refined by that many optimisation steps (the vector is mean E(x) either way)."""
     from ganzoo.data.polygons import FACTORS
     from ganzoo.latent import attribute_vector, edit
 
+    from ganzoo.latent import invert
+
     rows = []
     for name, (enc, model) in encoders.items():
+        with torch.no_grad():
+            starts = {"E(x)": enc.eval()(x_edit)}
+        if opt_steps:
+            starts[f"E(x) + {opt_steps} steps"] = invert(model, x_edit, method="encoder+optimize", encoder=enc,
+                                                        steps=opt_steps, restarts=1, seed=seed, progress=False).z
         for factor, src, dst in EDITS:
             a, b = class_index(factor, src), class_index(factor, dst)
             with_ = x_vec[lab_vec[factor] == b]
             without = x_vec[lab_vec[factor] == a]
             todo = x_edit[lab_edit[factor] == a]
+            sel = lab_edit[factor] == a
             base = {"encoder": name, "edit": f"{factor} {src} -> {dst}", "images": len(todo),
                     "vector_images": [len(with_), len(without)]}
             if len(with_) == 0 or len(without) == 0 or len(todo) == 0:
-                rows += [{**base, "strength": st, "success": None, "target": None, "kept": None,
-                          "reconstruction_correct": None} for st in strengths]
+                rows += [{**base, "codes": c, "strength": st, "success": None, "target": None, "kept": None,
+                          "reconstruction_correct": None} for c in starts for st in strengths]
                 continue
             v = attribute_vector(enc, with_, without)
-            for st in strengths:
-                row = {**base, "strength": st}
-                res = edit(model, todo, {factor: st}, {factor: v}, encoder=enc)
+            for (codes, z0), st in ((c, st) for c in starts.items() for st in strengths):
+                row = {**base, "codes": codes, "strength": st}
+                res = edit(model, todo, {factor: st}, {factor: v}, z=z0[sel])
                 pe, pr = predict(clf, res.outputs), predict(clf, res.reconstruction)
                 others = [f for f in FACTORS if f != factor]
                 target = pe[factor] == b
@@ -206,7 +220,8 @@ def run_edits(clf: Any, x_edit: torch.Tensor, lab_edit: dict[str, torch.Tensor],
                              "target": float(target.float().mean()), "kept": float(kept.float().mean()),
                              "reconstruction_correct": float(factors_match(pr, true).float().mean()),
                              "vector_norm": float(v.norm())})
-                logger.info("edit %s x %g (%s): success %.3f", row["edit"], st, name, rows[-1]["success"])
+                logger.info("edit %s x %g (%s, z = %s): success %.3f", row["edit"], st, name, codes,
+                            rows[-1]["success"])
     return rows
 
 
@@ -298,6 +313,48 @@ def run_samples(model: Any, clf: Any, x_real: torch.Tensor, lab_real: dict[str, 
     return {"n": n, "seed": seed, "confidence": 0.9, "true_hist": true_hist, "rows": rows}
 
 
+def run_inpainting(model: Any, clf: Any, x: torch.Tensor, lab: dict[str, torch.Tensor], n: int, steps: int,
+                   seed: int) -> dict[str, Any]:
+    """Semantic inpainting by z-optimisation (Yeh et al. 2016, :func:`ganzoo.latent.semantic_inpaint`, Poisson blend)
+    against OpenCV's Telea and Navier-Stokes on the first ``n`` images ``x`` with seeded rectangle holes of 10-30%
+    (:func:`ganzoo.data.inpainting.mask_in_bucket`): PSNR inside the hole (images in [0, 1]) and the share of filled
+    images whose four factors the classifier reads as the true labels."""
+    from ganzoo.data.inpainting import mask_in_bucket
+    from ganzoo.latent import semantic_inpaint
+    from ganzoo.pipelines.inpainting import opencv_inpaint
+
+    x = x[:n]
+    size = x.shape[-1]
+    holes = np.stack([mask_in_bucket(size, size, (0.1, 0.3), kind="rect", seed=seed * 100003 + k)
+                      for k in range(len(x))])
+    hole_t = torch.from_numpy(holes)
+    u8 = ((x.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+
+    def from_u8(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.astype(np.float32) / 127.5 - 1).permute(0, 3, 1, 2)
+
+    t0 = time.perf_counter()
+    sem = semantic_inpaint(model, x, hole_t, steps=steps, blend="poisson", seed=seed, progress=False).composite
+    t_sem = time.perf_counter() - t0
+    fills = {f"semantic inpainting ({steps} steps, Poisson blend)": (sem.clamp(-1, 1), t_sem)}
+    for name, algo in (("OpenCV Telea", "telea"), ("OpenCV Navier-Stokes", "ns")):
+        t0 = time.perf_counter()
+        out = np.stack([opencv_inpaint(u8[k], holes[k], algo) for k in range(len(x))])
+        fills[name] = (from_u8(out), time.perf_counter() - t0)
+    rows = []
+    hm = hole_t[:, None].expand_as(x)
+    for name, (img, secs) in fills.items():
+        err = ((img - x) / 2) ** 2
+        mse = torch.stack([err[k][hm[k]].mean() for k in range(len(x))]).clamp_min(1e-10)
+        psnr = 10 * torch.log10(1 / mse)
+        rows.append({"method": name, "images": len(x), "hole_psnr_mean": float(psnr.mean()),
+                     "hole_psnr_std": float(psnr.std()), "time_per_image_s": secs / len(x),
+                     "factors_correct": float(factors_match(predict(clf, img), {k: v[:n] for k, v in lab.items()})
+                                              .float().mean())})
+        logger.info("inpainting %s: hole PSNR %.2f dB", name, rows[-1]["hole_psnr_mean"])
+    return {"holes": "rectangles covering 10-30%", "coverage_mean": float(holes.mean()), "rows": rows}
+
+
 def evaluate(model: Any, *, model_arg: str, clf: Any, clf_info: dict[str, Any], encoders: dict[str, Any],
              encoder_info: dict[str, Any], heldout: int, n_eval: int, budgets: list[int], strength: list[float],
              frames: int, pairs: int, tol: float, seed: int, samples: int = 2048) -> dict[str, Any]:
@@ -322,13 +379,17 @@ def evaluate(model: Any, *, model_arg: str, clf: Any, clf_info: dict[str, Any], 
     timing["inversion_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     edit_x, edit_lab = x[:half], {k: v[:half] for k, v in lab.items()}
-    edit_rows = run_edits(clf, edit_x, edit_lab, x_vec, lab_vec, encoders, strength)
+    edit_rows = run_edits(clf, edit_x, edit_lab, x_vec, lab_vec, encoders, strength, opt_steps=max(budgets),
+                          seed=seed)
     timing["editing_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     icgan = encoders.get("IcGAN")
     interp = run_interpolation(model, clf, edit_x, edit_lab, icgan[0] if icgan else None, steps=max(budgets),
                                frames=frames, max_pairs=pairs, tol=tol, seed=seed)
     timing["interpolation_s"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    inpaint_report = run_inpainting(model, clf, x_ev, lab_ev, n_eval, max(budgets), seed)
+    timing["inpainting_s"] = round(time.perf_counter() - t, 1)
     t = time.perf_counter()
     sample_report = run_samples(model, clf, x, lab, samples, seed)
     timing["samples_s"] = round(time.perf_counter() - t, 1)
@@ -341,7 +402,8 @@ def evaluate(model: Any, *, model_arg: str, clf: Any, clf_info: dict[str, Any], 
                     "edited_from": f"[0, {half})", "vectors_from": f"[{half}, {2 * half})"},
         "classifier": {**clf_info, "heldout_accuracy": acc, "heldout_images": heldout},
         "encoders": encoder_info, "inversion": {"budgets": budgets, "lr": 0.05, "restarts": 1, "rows": inv_rows},
-        "editing": {"strengths": strength, "rows": edit_rows}, "interpolation": interp, "samples": sample_report,
+        "editing": {"strengths": strength, "rows": edit_rows}, "interpolation": interp, "inpainting": inpaint_report,
+        "samples": sample_report,
         "timing": timing,
         "machine": {"cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
                     "device": "cpu"},
@@ -376,11 +438,12 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(f"| {row['method']} | {row['steps']} | {row['psnr_mean']:.2f} ± {row['psnr_std']:.2f} | "
                      f"{1000 * row['time_per_image_s']:.1f} | {row['factors_kept']:.3f} |")
     lines += ["", "Factors kept: share of reconstructions whose four factors the classifier reads as the image's "
-              "true labels.", "", f"### Attribute editing (z = E(x), z + strength * vector)", "",
-              "| encoder | edit | strength | images | success | target reached | others kept | reconstruction "
-              "correct |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+              "true labels.", "",
+              "### Attribute editing (z + strength * vector; z = E(x), or E(x) refined by optimisation)", "",
+              "| encoder | z | edit | strength | images | success | target reached | others kept | reconstruction "
+              "correct |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in r["editing"]["rows"]:
-        lines.append(f"| {row['encoder']} | {row['edit']} | {row['strength']:g} | {row['images']} | "
+        lines.append(f"| {row['encoder']} | {row['codes']} | {row['edit']} | {row['strength']:g} | {row['images']} | "
                      f"{_f(row['success'])} | "
                      f"{_f(row['target'])} | {_f(row['kept'])} | {_f(row['reconstruction_correct'])} |")
     lines += ["", "Success: the classifier reads the target value on the edit and the same other three factors as on "
@@ -397,6 +460,17 @@ def markdown(r: dict[str, Any]) -> str:
             q = it[p]
             lines.append(f"| {p} | {q['monotone_expected_size']:.3f} | {q['monotone_p_large']:.3f} | "
                          f"{q['colour_constant']:.3f} | {q['endpoints_small_large']:.3f} |")
+    ip = r.get("inpainting")
+    if ip:
+        lines += ["", f"### Inpainting held-out polygons ({ip['rows'][0]['images']} images, {ip['holes']}, mean "
+                  f"{ip['coverage_mean']:.2f})", "", "| method | hole PSNR (dB), mean ± sd | time / image (ms) | "
+                  "factors correct |", "|---|---:|---:|---:|"]
+        for row in ip["rows"]:
+            lines.append(f"| {row['method']} | {row['hole_psnr_mean']:.2f} ± {row['hole_psnr_std']:.2f} | "
+                         f"{1000 * row['time_per_image_s']:.1f} | {row['factors_correct']:.3f} |")
+        lines += ["", "Factors correct: the classifier reads all four factors of the filled image as its true labels. "
+                  "The PG-GAN inpainting model is not compared: it is trained on photos, not on these 32x32 "
+                  "polygons."]
     sm = r.get("samples")
     if sm:
         from ganzoo.data.polygons import FACTORS

@@ -177,11 +177,15 @@ default_cfgs = {
         description="32x32 grey DCGAN trained by ganzoo on MNIST digits",
     ),
     "dcgan_32.polygons": _cfg(
+        hub_id="ganzoo/dcgan32-polygons",
+        revision="67df04e9398705136cfbe3b22c6ef7f3eee558b3",
+        sha256="ff28ec3fc6c40979b2b7fd034d9d632149783aa28bf9b4f884b503a6dbbb0fdc",
         config={"nc": 3, "nz": 32},
         dataset="procedural filled polygons (ganzoo.data.polygons, training seed 0), 32x32 RGB",
         description="32x32 RGB DCGAN trained by ganzoo on procedural polygons (issue 14); nz=32: the data has "
-                    "about 7 degrees of freedom, a small latent keeps inversion and attribute vectors well posed. "
-                    "Weights not yet published.",
+                    "about 7 degrees of freedom, a small latent keeps inversion and attribute vectors well posed; "
+                    "its repo also ships the IcGAN encoder (encoder.safetensors) and the factor classifier "
+                    "(classifier.safetensors) its card's metrics use.",
     ),
 }
 
