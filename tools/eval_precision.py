@@ -71,13 +71,16 @@ class _OrtBytesRunner(_OVRunner):
         return sr_postprocess(self.session.run(None, {self.name: sr_preprocess(lr, rin)})[0], rout)
 
 
-def _export(model: Any, path: Path, precision: str, calibration: int, threads: int) -> tuple[Any, dict[str, Any]]:
+def _export(model: Any, path: Path, precision: str, calibration: int, threads: int,
+            keep_float: Any = None) -> tuple[Any, dict[str, Any]]:
     """The validated IR; when the elementwise check fails, the failure is recorded and the IR written without
     it, so that the task metric below still measures the path (it decides "validated" here)."""
     from ganzoo.export import ValidationError
     from ganzoo.export.openvino import to_openvino
 
-    kw = {"calibration": calibration} if precision == "int8" else {}
+    kw: dict[str, Any] = {"calibration": calibration} if precision == "int8" else {}
+    if precision == "int8" and keep_float is not None:
+        kw["keep_float"] = keep_float
     try:
         res = to_openvino(model, path, precision, threads=threads, **kw)
         return res, {"elementwise_check": "passed", "max_abs_err_vs_torch": res.validation.max_abs_err,
@@ -89,7 +92,7 @@ def _export(model: Any, path: Path, precision: str, calibration: int, threads: i
 
 
 def runners(model: Any, folder: Path, threads: int, calibration: int,
-            paths: Sequence[str]) -> dict[str, tuple[Callable[[np.ndarray], np.ndarray], dict[str, Any]]]:
+            paths: Sequence[str], keep_float: Any = None) -> dict[str, tuple[Callable[[np.ndarray], np.ndarray], dict[str, Any]]]:
     """path name -> (uint8 LR -> uint8 SR, info), built lazily in PATHS order; int8 is quantised once for both
     runtimes."""
     from ganzoo.export.openvino import compile_ir
@@ -110,7 +113,7 @@ def runners(model: Any, folder: Path, threads: int, calibration: int,
         if precision == "int8" and int8 is not None:
             res, info = int8
         else:
-            res, info = _export(model, folder / f"{precision}.xml", precision, calibration, threads)
+            res, info = _export(model, folder / f"{precision}.xml", precision, calibration, threads, keep_float)
             info["export_s"] = time.perf_counter() - t0
             if precision == "int8":
                 int8 = (res, info)
@@ -122,8 +125,9 @@ def runners(model: Any, folder: Path, threads: int, calibration: int,
 
 
 def evaluate(model_name: str, images: Sequence[str] | None, threads: int, calibration: int,
-             paths: Sequence[str] = PATHS) -> dict[str, Any]:
-    """The PSNR-Y / SSIM-Y means of every path on the held-out photos, with the change vs torch fp32."""
+             paths: Sequence[str] = PATHS, keep_float: Any = None) -> dict[str, Any]:
+    """The PSNR-Y / SSIM-Y means of every path on the held-out photos, with the change vs torch fp32.
+    keep_float: the int8 paths' ``to_openvino(keep_float=...)`` (None: its default)."""
     from ganzoo.data.photos import get_photo, list_photos, make_lr
     from ganzoo.metrics import psnr, sr_scores
 
@@ -135,7 +139,7 @@ def evaluate(model_name: str, images: Sequence[str] | None, threads: int, calibr
     rows: dict[str, dict[str, Any]] = {}
     ref: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory(prefix="ganzoo-eval-precision-") as tmp:
-        for name, (fn, info) in runners(model, Path(tmp), threads, calibration, paths).items():
+        for name, (fn, info) in runners(model, Path(tmp), threads, calibration, paths, keep_float).items():
             per = {}
             for n, hr, lr in data:
                 sr = fn(lr)
@@ -189,6 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated subset of: {', '.join(PATHS)}")
     p.add_argument("--threads", type=int, default=None, help="threads for torch, ORT and OpenVINO")
     p.add_argument("--calibration", type=int, default=32, help="int8 calibration crops (default 32)")
+    p.add_argument("--int8-keep-float", default=None, dest="keep_float",
+                   help="int8 parts left float: auto (chosen on training crops), first,last (the default), none, "
+                        "or node names")
     p.add_argument("--json", default=None, help="write every number here")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
@@ -203,7 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error(f"--paths: expected names from {', '.join(PATHS)} including 'torch fp32', got {bad or paths}")
     images = [s for s in a.images.split(",") if s] or None
     t0 = time.perf_counter()
-    reports = [evaluate(m, images, threads, a.calibration, paths) for m in a.models.split(",") if m]
+    from ganzoo.export.openvino import parse_keep_float
+
+    keep = parse_keep_float(a.keep_float) if a.keep_float is not None else None
+    reports = [evaluate(m, images, threads, a.calibration, paths, keep) for m in a.models.split(",") if m]
     print(markdown(reports, threads, a.calibration))
     if a.json:
         Path(a.json).write_text(json.dumps({"command": " ".join(["tools/eval_precision.py", *(argv or sys.argv[1:])]),
