@@ -729,6 +729,20 @@ def section_registry(ctx: DemoContext, s: Section) -> Section:
 #: The face model of the latent-tools section, and the seed of its four interpolation corners.
 LATENT_FACE_TAG = "dcgan.digiface"
 LATENT_GRID = (6, 8)  # rows, columns of the face interpolation grid
+#: the real face the section inverts: skimage.data.astronaut() (NASA, public domain), this crop (top, left, side)
+LATENT_FACE_CROP = (30, 140, 200)
+LATENT_INVERT_STEPS, LATENT_INVERT_RESTARTS = 300, 2
+
+
+def _astronaut_face(size: int) -> np.ndarray:
+    """uint8 (size, size, 3): the face of skimage.data.astronaut() (LATENT_FACE_CROP), bicubic-resized."""
+    from PIL import Image
+
+    from .data.photos import get_photo
+
+    top, left, side = LATENT_FACE_CROP
+    img = get_photo("astronaut").load_full()[top:top + side, left:left + side]
+    return np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize((size, size), Image.BICUBIC))
 
 
 def section_latent(ctx: DemoContext, s: Section) -> Section:
@@ -757,6 +771,20 @@ def section_latent(ctx: DemoContext, s: Section) -> Section:
         arr = to_uint8(make_grid(images.float(), nrow=nrow), value_range).permute(1, 2, 0).numpy()
         return ctx.save_png(name, arr), arr.shape[1], arr.shape[0]
 
+    # inversion of a real photo's face: what the DigiFace-trained generator can reach of a face it never saw
+    from PIL import Image
+
+    from .latent import invert
+
+    face_src = _astronaut_face(model.config.image_size)
+    xf = torch.from_numpy(face_src).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+    inv = invert(model, xf, method="optimize", steps=LATENT_INVERT_STEPS, restarts=LATENT_INVERT_RESTARTS,
+                 seed=ctx.seed, progress=False)
+    pair = torch.cat([xf, inv.reconstruction.clamp(-1, 1)])
+    arr_inv = to_uint8(make_grid(pair, nrow=2), value_range).permute(1, 2, 0).numpy()
+    arr_inv = np.asarray(Image.fromarray(arr_inv).resize((arr_inv.shape[1] * 2, arr_inv.shape[0] * 2),
+                                                         Image.NEAREST))
+    src_inv = ctx.save_png("latent_face_inversion.png", arr_inv)
     src, w, h = picture(grid, cols, "latent_face_grid.png")
     src_lin, wl, hl = picture(lin, cols, "latent_face_linear.png")
     src_sph, _, _ = picture(sph, cols, "latent_face_slerp.png")
@@ -775,7 +803,13 @@ def section_latent(ctx: DemoContext, s: Section) -> Section:
               f"<figcaption>linear path top-left -> bottom-right corner (|z| at the midpoint {mid_lin:.1f}, "
               f"sqrt(nz) = {nz ** 0.5:.1f})</figcaption></figure>"
               f"<figure><img src=\"{_e(src_sph)}\" alt=\"spherical path\" width=\"{wl}\" height=\"{hl}\">"
-              f"<figcaption>spherical path between the same codes</figcaption></figure>")
+              f"<figcaption>spherical path between the same codes</figcaption></figure>"
+              f"<figure style=\"width:{arr_inv.shape[1]}px\"><img src=\"{_e(src_inv)}\" alt=\"face inversion\" "
+              f"width=\"{arr_inv.shape[1]}\" height=\"{arr_inv.shape[0]}\"><figcaption>a real face "
+              f"(skimage.data.astronaut(), NASA, public domain) and G(z) of its inversion "
+              f"(<code>ganzoo.latent.invert</code>, {LATENT_INVERT_STEPS} Adam steps, {LATENT_INVERT_RESTARTS} "
+              f"restarts): PSNR {float(inv.psnr[0]):.2f} dB, {inv.time_s:.1f} s. The generator learned synthetic "
+              f"DigiFace faces; a real photo's face is reached only roughly.</figcaption></figure>")
     ctx.shown_families.setdefault("dcgan", s.id)
     return s
 
@@ -870,7 +904,7 @@ SECTIONS: list[tuple[str, str, Callable[[DemoContext, Section], Section]]] = [
     ("sr_x8", "Super-resolution x8: bicubic | SRResNet x8 | SRGAN x8 | ground truth", section_sr_x8),
     ("inpaint", "Inpainting: Telea | Navier-Stokes | ganzoo PGGAN | ground truth", section_inpaint),
     ("dcgan", "DCGAN samples", section_dcgan),
-    ("latent", "Latent space: interpolation on the faces", section_latent),
+    ("latent", "Latent space: interpolation and inversion on the faces", section_latent),
     ("latent_edits", "Latent edits: held-out polygons along attribute vectors, read by a factor classifier",
      section_latent_edits),
     ("gan3d", "3D-GAN: sampled shapes | held-out shapes", section_gan3d),

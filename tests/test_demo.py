@@ -484,6 +484,13 @@ def test_latent_section_grid_corners_are_the_corner_codes(tmp_path):
     assert np.abs(tile(0, 0) - tile(rows - 1, cols - 1)).mean() > 1  # the corners differ
     text = page.section_text["latent"]
     assert "dcgan.digiface" in text and f"{rows} x {cols}" in text
+    # the inversion figure: the astronaut's face (x2, nearest) beside G(z) of its inverted code
+    inv = _png(tmp_path / "latent_face_inversion.png")
+    assert inv.shape == (2 * (64 + 2 * pad), 2 * (2 * 64 + 3 * pad), 3)
+    face = demo._astronaut_face(64)
+    left = inv[2 * pad:2 * (pad + 64):2, 2 * pad:2 * (pad + 64):2].astype(int)
+    assert np.abs(left - face).max() <= 1
+    assert "skimage.data.astronaut()" in text and "PSNR" in text and "latent_face_inversion.png" in _srcs(page)
 
 
 def test_latent_edits_section_tiles_and_readings(tmp_path):
