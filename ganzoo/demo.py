@@ -833,6 +833,7 @@ def section_latent_edits(ctx: DemoContext, s: Section) -> Section:
 
     from .data.polygons import FACTORS, POLYGON_COLOURS, polygon_heldout
     from .latent import attribute_vector, edit
+    from .utils import to_uint8
 
     model, why = _try_load(ctx, LATENT_POLYGON_TAG)
     if model is None:
@@ -865,7 +866,7 @@ def section_latent_edits(ctx: DemoContext, s: Section) -> Section:
                               "seed": ctx.seed, "progress": False})
         rec, ed = read(res.reconstruction), read(res.outputs)
         tiles = torch.stack([x[idx], res.reconstruction.clamp(-1, 1), res.outputs.clamp(-1, 1)], 1)  # (n, 3, C, H, W)
-        arr = ((tiles.permute(0, 1, 3, 4, 2).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+        arr = to_uint8(tiles, (-1.0, 1.0)).permute(0, 1, 3, 4, 2).numpy()
         big = np.repeat(np.repeat(arr, scale, axis=2), scale, axis=3)
         src_png = ctx.save_png(f"latent_edits_{factor}_{src}_{dst}.png", _tile(big))
         changed = [[f for f in FACTORS if f != factor and ed[f][0][i] != rec[f][0][i]] for i in range(len(idx))]

@@ -203,19 +203,19 @@ def resolve_named_repo(name: str | os.PathLike) -> tuple[str, str, str | None, s
     """Where the files of what :func:`ganzoo.load` was given live: ``("folder", path, None, "local")`` for a
     folder, ``("repo", repo_id, revision, source)`` for a registry name/tag with published weights (its pinned
     revision, embedded first) or an ``hf-hub:org/name[@rev]`` spec (remote); None for a bare file, a missing
-    path or a tag without weights."""
-    text = os.fspath(name)
-    if text.startswith("hf-hub:"):
-        repo_id, revision = parse_hub_spec(text)
-        return "repo", repo_id, revision, "remote"
-    path = Path(text[len("local-dir:"):] if text.startswith("local-dir:") else text).expanduser()
-    if path.is_dir():
-        return "folder", str(path), None, "local"
-    if path.exists() or os.sep in text or text.startswith("local-dir:"):
-        return None
+    path or a tag without weights. ``name`` is read as :func:`ganzoo.load` reads it (a bare name is a registry
+    name even when a folder of that name exists here)."""
+    from ganzoo.factory import _parse_source  # the same reading of ``name`` as ganzoo.load's
     from ganzoo.registry import resolve_pretrained_cfg
 
-    cfg = resolve_pretrained_cfg(text)
+    kind, spec = _parse_source(name)
+    if kind == "hub":
+        repo_id, revision = parse_hub_spec(spec)
+        return "repo", repo_id, revision, "remote"
+    if kind == "path":
+        path = Path(spec).expanduser()
+        return ("folder", str(path), None, "local") if path.is_dir() else None
+    cfg = resolve_pretrained_cfg(spec)
     if cfg.hub_id is None:
         return None
     return "repo", cfg.hub_id, cfg.revision, "auto"

@@ -259,7 +259,7 @@ def _saved_with_encoder(tmp_path):
     return m, folder, enc
 
 
-def test_published_encoder_from_a_folder_is_verified(tmp_path):
+def test_published_encoder_from_a_folder_is_verified(tmp_path, monkeypatch):
     from ganzoo.errors import IntegrityError
     from ganzoo.latent.encoders import published_encoder
 
@@ -272,6 +272,13 @@ def test_published_encoder_from_a_folder_is_verified(tmp_path):
     assert published_encoder(ganzoo.save_pretrained(m, tmp_path / "bare")) is None
     assert published_encoder("dcgan.mnist", local_files_only=True) is None
     assert published_encoder("pggan_inpaint.places365") is None  # a tag without weights
+    # a bare name is the registry's, as for ganzoo.load, even beside a folder of that name holding an encoder
+    import shutil
+
+    shutil.copytree(folder, tmp_path / "cwd" / "dcgan.mnist")
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert published_encoder("dcgan.mnist", local_files_only=True) is None
+    assert published_encoder("./dcgan.mnist") is not None
     # a manifest that pins nothing is refused, not trusted
     from ganzoo.errors import CorruptConfigError
 

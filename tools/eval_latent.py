@@ -322,13 +322,14 @@ def run_inpainting(model: Any, clf: Any, x: torch.Tensor, lab: dict[str, torch.T
     from ganzoo.data.inpainting import mask_in_bucket
     from ganzoo.latent import semantic_inpaint
     from ganzoo.pipelines.inpainting import opencv_inpaint
+    from ganzoo.utils import to_uint8
 
     x = x[:n]
     size = x.shape[-1]
     holes = np.stack([mask_in_bucket(size, size, (0.1, 0.3), kind="rect", seed=seed * 100003 + k)
                       for k in range(len(x))])
     hole_t = torch.from_numpy(holes)
-    u8 = ((x.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+    u8 = to_uint8(x, (-1.0, 1.0)).permute(0, 2, 3, 1).numpy()
 
     def from_u8(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a.astype(np.float32) / 127.5 - 1).permute(0, 3, 1, 2)

@@ -179,6 +179,17 @@ def save_rows(path: Path, columns: list[Any], value_range: tuple[float, float]) 
     return save_image_grid(tiles, path, nrow=len(columns), value_range=value_range)
 
 
+def _fitting(enc, lg, what: str):
+    """A ganzoo DCGANEncoder in the model's dtype, or UsageError (naming ``what``) when it does not fit the model."""
+    from .encoders import check_encoder_matches
+
+    try:
+        check_encoder_matches(enc, lg)
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"{what}: {e}") from None
+    return enc.to(lg.dtype)
+
+
 def get_encoder(args: argparse.Namespace, lg):
     """The encoder of --encoder (a torch.export archive, or a ganzoo DCGANEncoder file or folder), a
     LatentEncoder trained for --train-encoder steps, or for an encoder method without either the encoder the model
@@ -186,17 +197,13 @@ def get_encoder(args: argparse.Namespace, lg):
     import torch
 
     if args.encoder and (Path(args.encoder).is_dir() or Path(args.encoder).suffix == ".safetensors"):
-        from .encoders import check_encoder_matches, load_encoder
+        from .encoders import load_encoder
 
         try:
             enc = load_encoder(args.encoder, device=lg.device)
         except (FileNotFoundError, ValueError) as e:
             raise UsageError(f"--encoder {args.encoder}: {e}") from None
-        try:
-            check_encoder_matches(enc, lg)
-        except (ValueError, TypeError) as e:
-            raise UsageError(f"--encoder {args.encoder}: {e}") from None
-        return enc.to(lg.dtype)
+        return _fitting(enc, lg, f"--encoder {args.encoder}")
     if args.encoder:
         try:
             enc = torch.export.load(args.encoder).module()
@@ -222,17 +229,13 @@ def get_encoder(args: argparse.Namespace, lg):
             print(Path(args.save_encoder).absolute())
         return enc
     if args.method != "optimize":
-        from .encoders import check_encoder_matches, published_encoder
+        from .encoders import published_encoder
 
         enc = published_encoder(args.model, device=lg.device, local_files_only=args.offline)
         if enc is None:
             raise UsageError(f"--method {args.method} needs an encoder and {args.model} ships none: give "
                              f"--encoder FILE (.pt2 or encoder.safetensors) or --train-encoder STEPS")
-        try:
-            check_encoder_matches(enc, lg)
-        except (ValueError, TypeError) as e:
-            raise UsageError(f"the encoder {args.model} ships: {e}") from None
-        return enc.to(lg.dtype)
+        return _fitting(enc, lg, f"the encoder {args.model} ships")
     return None
 
 
