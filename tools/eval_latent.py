@@ -199,8 +199,10 @@ def run_edits(clf: Any, x_edit: torch.Tensor, lab_edit: dict[str, torch.Tensor],
             a, b = class_index(factor, src), class_index(factor, dst)
             with_ = x_vec[lab_vec[factor] == b]
             without = x_vec[lab_vec[factor] == a]
-            todo = x_edit[lab_edit[factor] == a]
             sel = lab_edit[factor] == a
+            todo = x_edit[sel]
+            others = [f for f in FACTORS if f != factor]
+            true = {k: lab_edit[k][sel] for k in FACTORS}
             base = {"encoder": name, "edit": f"{factor} {src} -> {dst}", "images": len(todo),
                     "vector_images": [len(with_), len(without)]}
             if len(with_) == 0 or len(without) == 0 or len(todo) == 0:
@@ -212,10 +214,8 @@ def run_edits(clf: Any, x_edit: torch.Tensor, lab_edit: dict[str, torch.Tensor],
                 row = {**base, "codes": codes, "strength": st}
                 res = edit(model, todo, {factor: st}, {factor: v}, z=z0[sel])
                 pe, pr = predict(clf, res.outputs), predict(clf, res.reconstruction)
-                others = [f for f in FACTORS if f != factor]
                 target = pe[factor] == b
                 kept = factors_match(pe, pr, others)
-                true = {k: lab_edit[k][lab_edit[factor] == a] for k in FACTORS}
                 rows.append({**row, "success": float((target & kept).float().mean()),
                              "target": float(target.float().mean()), "kept": float(kept.float().mean()),
                              "reconstruction_correct": float(factors_match(pr, true).float().mean()),
